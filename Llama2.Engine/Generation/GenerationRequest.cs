@@ -1,0 +1,21 @@
+using Llama2.Engine.Sampling;
+
+namespace Llama2.Engine.Generation;
+
+/// <summary>What to generate: a prompt (text or token ids), how to sample, and when to stop.</summary>
+public sealed record GenerationRequest
+{
+    /// <summary>Prompt text, encoded as run.c does. Ignored when <see cref="PromptIds"/> is set.</summary>
+    public string Prompt { get; init; } = "";
+    /// <summary>Prompt as token ids, used as given (no BOS added).</summary>
+    public IReadOnlyList<int>? PromptIds { get; init; }
+    /// <summary>Put BOS before the encoded prompt text, as run.c does.</summary>
+    public bool AddBos { get; init; } = true;
+    /// <summary>Most tokens to generate; null = until the context (seq_len) is full.</summary>
+    public int? MaxNewTokens { get; init; }
+    public SamplingOptions Sampling { get; init; } = new();
+    /// <summary>Generation stops as soon as the text ends with one of these; the stop sequence itself is not emitted.</summary>
+    public IReadOnlyList<string> StopSequences { get; init; } = [];
+    /// <summary>Stop when the model produces EOS (run.c stops only at BOS, which always ends generation).</summary>
+    public bool StopAtEos { get; init; } = true;
+}

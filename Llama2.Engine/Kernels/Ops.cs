@@ -1,0 +1,41 @@
+using System.Numerics.Tensors;
+
+namespace Llama2.Engine.Kernels;
+
+/// <summary>The small element-wise steps of the forward pass.</summary>
+public static class Ops
+{
+    public const float RmsNormEpsilon = 1e-5f;
+
+    /// <summary>o = weight ⊙ x / sqrt(mean(x²) + ε)</summary>
+    public static void RmsNorm(Span<float> o, ReadOnlySpan<float> x, ReadOnlySpan<float> weight)
+    {
+        float ss = TensorPrimitives.SumOfSquares(x) / x.Length + RmsNormEpsilon;
+        float scale = 1f / MathF.Sqrt(ss);
+        TensorPrimitives.Multiply(x, scale, o);
+        TensorPrimitives.Multiply(o, weight, o);
+    }
+
+    /// <summary>SwiGLU: hb = silu(hb) ⊙ hb2, with silu(v) = v·σ(v).</summary>
+    public static void SwiGlu(Span<float> hb, ReadOnlySpan<float> hb2)
+    {
+        for (int i = 0; i < hb.Length; i++)
+        {
+            float v = hb[i];
+            hb[i] = v * (1f / (1f + MathF.Exp(-v))) * hb2[i];
+        }
+    }
+
+    /// <summary>In-place softmax over a short vector (attention scores).</summary>
+    public static void Softmax(Span<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        float sum = 0f;
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = MathF.Exp(x[i] - max);
+            sum += x[i];
+        }
+        TensorPrimitives.Divide(x, sum, x);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using Llama2.Engine.Generation;
+using Llama2.Engine.Inference;
+using Llama2.Engine.Model;
+using Llama2.Engine.Tokenization;
+
+namespace Llama2.Engine;
+
+/// <summary>A loaded model: the mapped checkpoint, its tokenizer and the forward pass over them.</summary>
+public sealed class LlamaModel : IDisposable
+{
+    LlamaModel(Checkpoint checkpoint, Tokenizer tokenizer, TimeSpan loadTime)
+    {
+        Checkpoint = checkpoint;
+        Tokenizer = tokenizer;
+        Transformer = new Transformer(checkpoint);
+        LoadTime = loadTime;
+    }
+
+    public Checkpoint Checkpoint { get; }
+    public Tokenizer Tokenizer { get; }
+    public Transformer Transformer { get; }
+    public ModelConfig Config => Checkpoint.Config;
+    public TimeSpan LoadTime { get; }
+
+    /// <summary>Maps the checkpoint and reads the tokenizer; bad files throw <see cref="CheckpointFormatException"/>.</summary>
+    public static LlamaModel Load(string checkpointPath, string tokenizerPath)
+    {
+        var clock = Stopwatch.StartNew();
+        var checkpoint = Checkpoint.Open(checkpointPath);
+        try
+        {
+            var tokenizer = Tokenizer.Load(tokenizerPath, checkpoint.Config.VocabSize);
+            return new LlamaModel(checkpoint, tokenizer, clock.Elapsed);
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a sequence; step it with <see cref="SequenceGenerator.Next"/>.</summary>
+    public SequenceGenerator StartSequence(GenerationRequest request, RunState? state = null) =>
+        new(this, request, state ?? Transformer.CreateState());
+
+    /// <summary>
+    /// Generates on a background thread and streams the tokens. Cancelling stops the generation before the next
+    /// forward pass. The last token carries the finish reason and the summary.
+    /// </summary>
+    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(GenerationRequest request,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var sequence = StartSequence(request);
+        var channel = System.Threading.Channels.Channel.CreateBounded<GeneratedToken>(
+            new System.Threading.Channels.BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
+        var producer = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                while (!cancellationToken.IsCancellationRequested && sequence.Next() is { } token)
+                    if (!channel.Writer.TryWrite(token))
+                        channel.Writer.WriteAsync(token, cancellationToken).AsTask().GetAwaiter().GetResult();
+                channel.Writer.TryComplete();
+            }
+            catch (Exception e)
+            {
+                channel.Writer.TryComplete(e is OperationCanceledException ? null : e);
+            }
+        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        await foreach (var token in channel.Reader.ReadAllAsync(cancellationToken))
+            yield return token;
+        await producer;
+    }
+
+    public void Dispose() => Checkpoint.Dispose();
+}

@@ -1,0 +1,63 @@
+using System.IO.MemoryMappedFiles;
+
+namespace Llama2.Engine.Model;
+
+/// <summary>
+/// A llama2.c checkpoint, memory-mapped read-only. The weights are never copied: the operating system pages them in
+/// as the forward pass touches them, so opening even a large file is instant.
+/// </summary>
+public sealed unsafe class Checkpoint : IDisposable
+{
+    readonly MemoryMappedFile _file;
+    readonly MemoryMappedViewAccessor _view;
+    readonly byte* _base;
+
+    Checkpoint(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, byte* basePointer, CheckpointLayout layout)
+    {
+        Path = path;
+        _file = file;
+        _view = view;
+        _base = basePointer;
+        Layout = layout;
+        Weights = new TransformerWeights(layout, basePointer);
+    }
+
+    public string Path { get; }
+    public CheckpointLayout Layout { get; }
+    public ModelConfig Config => Layout.Config;
+    public TransformerWeights Weights { get; }
+    public long FileBytes => Layout.FileBytes;
+
+    /// <summary>Opens and checks a checkpoint; every problem with the file is a <see cref="CheckpointFormatException"/>.</summary>
+    public static Checkpoint Open(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+            throw new CheckpointFormatException(path, "checkpoint file not found");
+
+        CheckpointLayout layout;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            var header = new byte[CheckpointLayout.Version1HeaderBytes];
+            int read = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+            layout = CheckpointHeader.Parse(header.AsSpan(0, read), path);
+        }
+        if (info.Length != layout.FileBytes)
+            throw new CheckpointFormatException(path,
+                $"file is {info.Length} bytes but a version {layout.Version} checkpoint of {layout.Config} " +
+                $"must be exactly {layout.FileBytes} bytes ({(info.Length < layout.FileBytes ? "truncated" : "trailing data")})");
+
+        var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, 0, MemoryMappedFileAccess.Read);
+        var view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        byte* pointer = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+        return new Checkpoint(path, file, view, pointer + view.PointerOffset, layout);
+    }
+
+    public void Dispose()
+    {
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _file.Dispose();
+    }
+}

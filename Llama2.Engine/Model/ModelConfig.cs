@@ -1,0 +1,32 @@
+namespace Llama2.Engine.Model;
+
+/// <summary>The shape of a Llama 2 model, as stored in a llama2.c checkpoint header.</summary>
+public sealed record ModelConfig(
+    int Dim,
+    int HiddenDim,
+    int NLayers,
+    int NHeads,
+    int NKvHeads,
+    int VocabSize,
+    int SeqLen,
+    bool SharedClassifier)
+{
+    public int HeadSize => Dim / NHeads;
+    public int KvDim => Dim * NKvHeads / NHeads;
+    /// <summary>How many query heads share one key/value head (grouped-query attention).</summary>
+    public int KvMul => NHeads / NKvHeads;
+
+    /// <summary>Number of fp32 weights, classifier included when it is not shared with the embedding.</summary>
+    public long ParameterCount
+    {
+        get
+        {
+            long dim = Dim, hidden = HiddenDim, layers = NLayers, vocab = VocabSize, kvDim = KvDim;
+            long perLayer = 2 * dim + 2 * dim * dim + 2 * dim * kvDim + 3 * dim * hidden;
+            return vocab * dim + layers * perLayer + dim + (SharedClassifier ? 0 : vocab * dim);
+        }
+    }
+
+    public override string ToString() =>
+        $"dim {Dim}, hidden {HiddenDim}, layers {NLayers}, heads {NHeads}, kv heads {NKvHeads}, vocab {VocabSize}, seq_len {SeqLen}";
+}

@@ -1,0 +1,153 @@
+using System.Numerics.Tensors;
+
+namespace Llama2.Engine.Sampling;
+
+/// <summary>
+/// Picks tokens from logits exactly as run.c's sampler: argmax at temperature 0; otherwise divide by temperature,
+/// softmax, draw one coin, then multinomial or top-p with run.c's cutoff and order. Top-k and repetition penalty are
+/// extras applied to the logits first, and change nothing when off. Allocates only at construction.
+/// </summary>
+public sealed class Sampler
+{
+    readonly SamplingOptions _options;
+    readonly ProbIndex[] _candidates;
+    readonly float[]? _topKScratch;
+    readonly int[]? _seen;
+    int _stamp;
+    XorShiftRandom _random;
+
+    public Sampler(int vocabSize, SamplingOptions options)
+    {
+        _options = options;
+        _random = new XorShiftRandom(options.Seed);
+        _candidates = new ProbIndex[vocabSize];
+        if (options.TopK > 0 && options.TopK < vocabSize) _topKScratch = new float[vocabSize];
+        if (options.RepetitionPenalty != 1f) _seen = new int[vocabSize];
+    }
+
+    public SamplingOptions Options => _options;
+
+    /// <summary>
+    /// Picks the next token. <paramref name="logits"/> is overwritten (with probabilities when sampling).
+    /// <paramref name="logprob"/> is the log-probability of the pick under the distribution it was drawn from
+    /// (temperature 1 for greedy).
+    /// </summary>
+    public int Sample(Span<float> logits, ReadOnlySpan<int> history, out float logprob)
+    {
+        if (_options.RepetitionPenalty != 1f) ApplyRepetitionPenalty(logits, history, _options.RepetitionPenalty);
+        if (_topKScratch is not null) KeepTopK(logits, _options.TopK, _topKScratch);
+
+        if (_options.IsGreedy)
+        {
+            int best = TensorPrimitives.IndexOfMax(logits);
+            float max = logits[best];
+            float sum = 0f;
+            foreach (float l in logits) sum += MathF.Exp(l - max);
+            logprob = -MathF.Log(sum);
+            return best;
+        }
+
+        float temperature = _options.Temperature;
+        for (int i = 0; i < logits.Length; i++) logits[i] /= temperature;
+        Softmax(logits);
+        float coin = _random.NextSingle();
+        float topP = _options.TopP;
+        int next = topP <= 0 || topP >= 1 ? SampleMultinomial(logits, coin) : SampleTopP(logits, topP, coin);
+        logprob = MathF.Log(logits[next]);
+        return next;
+    }
+
+    /// <summary>run.c's softmax: subtract the max, exponentiate, divide by the sequential sum.</summary>
+    public static void Softmax(Span<float> x)
+    {
+        float max = x[0];
+        for (int i = 1; i < x.Length; i++) if (x[i] > max) max = x[i];
+        float sum = 0f;
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = MathF.Exp(x[i] - max);
+            sum += x[i];
+        }
+        for (int i = 0; i < x.Length; i++) x[i] /= sum;
+    }
+
+    static int SampleMultinomial(ReadOnlySpan<float> probabilities, float coin)
+    {
+        float cdf = 0f;
+        for (int i = 0; i < probabilities.Length; i++)
+        {
+            cdf += probabilities[i];
+            if (coin < cdf) return i;
+        }
+        return probabilities.Length - 1; // rounding errors
+    }
+
+    /// <summary>
+    /// Samples from the smallest set of most likely tokens whose probabilities exceed <paramref name="topP"/>.
+    /// Tokens below (1 − topP)/(n − 1) cannot be in that set, so they are dropped before sorting, as run.c does.
+    /// </summary>
+    int SampleTopP(ReadOnlySpan<float> probabilities, float topP, float coin)
+    {
+        float cutoff = (1.0f - topP) / (probabilities.Length - 1);
+        int count = 0;
+        for (int i = 0; i < probabilities.Length; i++)
+            if (probabilities[i] >= cutoff) _candidates[count++] = new ProbIndex(probabilities[i], i);
+
+        // Descending probability; ties keep index order, as glibc's (merge sort) qsort leaves them.
+        var candidates = _candidates.AsSpan(0, count);
+        candidates.Sort(static (a, b) => a.Prob > b.Prob ? -1 : a.Prob < b.Prob ? 1 : a.Index.CompareTo(b.Index));
+
+        float cumulative = 0f;
+        int last = count - 1;
+        for (int i = 0; i < count; i++)
+        {
+            cumulative += candidates[i].Prob;
+            if (cumulative > topP)
+            {
+                last = i;
+                break;
+            }
+        }
+
+        float r = coin * cumulative;
+        float cdf = 0f;
+        for (int i = 0; i <= last; i++)
+        {
+            cdf += candidates[i].Prob;
+            if (r < cdf) return candidates[i].Index;
+        }
+        return candidates[last].Index;
+    }
+
+    /// <summary>HF-style: each distinct token already in the sequence has its logit pushed towards "less likely" once.</summary>
+    void ApplyRepetitionPenalty(Span<float> logits, ReadOnlySpan<int> history, float penalty)
+    {
+        _stamp++; // tokens whose _seen entry equals _stamp were already penalised in this call
+        foreach (int token in history)
+        {
+            if ((uint)token >= (uint)logits.Length || _seen![token] == _stamp) continue;
+            _seen[token] = _stamp;
+            logits[token] = logits[token] > 0 ? logits[token] / penalty : logits[token] * penalty;
+        }
+    }
+
+    static void KeepTopK(Span<float> logits, int k, float[] scratch)
+    {
+        logits.CopyTo(scratch);
+        var sorted = scratch.AsSpan(0, logits.Length);
+        sorted.Sort(static (a, b) => b.CompareTo(a));
+        float threshold = sorted[k - 1];
+        // Keep exactly k: those above the threshold, then ties at the threshold in index order.
+        int above = 0;
+        foreach (float l in logits) if (l > threshold) above++;
+        int tiesToKeep = k - above;
+        for (int i = 0; i < logits.Length; i++)
+        {
+            if (logits[i] > threshold) continue;
+            if (logits[i] == threshold && tiesToKeep > 0) { tiesToKeep--; continue; }
+            logits[i] = float.NegativeInfinity;
+        }
+    }
+
+    readonly record struct ProbIndex(float Prob, int Index);
+}
