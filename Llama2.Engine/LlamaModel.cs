@@ -70,7 +70,10 @@ public sealed class LlamaModel : IDisposable
         }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
         await foreach (var token in channel.Reader.ReadAllAsync(cancellationToken))
+        {
+            cancellationToken.ThrowIfCancellationRequested(); // tokens already buffered are not delivered
             yield return token;
+        }
         await producer;
     }
 

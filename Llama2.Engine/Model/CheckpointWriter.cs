@@ -45,7 +45,7 @@ public static class CheckpointWriter
         Write(path, layout, (tensor, _, chunk) =>
         {
             bool isNorm = tensor is TensorKind.RmsAtt or TensorKind.RmsFfn or TensorKind.RmsFinal;
-            float scale = tensor is TensorKind.TokenEmbedding or TensorKind.Classifier ? 1f : 0.5f / MathF.Sqrt(config.Dim);
+            float scale = (tensor is TensorKind.TokenEmbedding or TensorKind.Classifier ? 1f : 0.5f) / MathF.Sqrt(config.Dim);
             for (int i = 0; i < chunk.Length; i++)
             {
                 float u = (float)random.NextDouble() * 2f - 1f;

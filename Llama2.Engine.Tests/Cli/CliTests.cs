@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Text;
+using Llama2.Engine.Tests.TestData;
+using Llama2.Engine.Tokenization;
+
+namespace Llama2.Engine.Tests.Cli;
+
+/// <summary>Runs the built CLI as a user would, through <c>dotnet Llama2.Cli.dll</c>.</summary>
+public sealed class CliTests
+{
+    static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] args)
+    {
+        var cli = Path.Combine(AppContext.BaseDirectory, "Llama2.Cli.dll");
+        Assert.True(File.Exists(cli), $"built CLI not found at {cli}");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        start.ArgumentList.Add(cli);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(120_000), "CLI did not finish in 2 minutes");
+        return (process.ExitCode, stdout, stderr.Result);
+    }
+
+    [Fact]
+    public void Greedy_golden_case_prints_prompt_and_runc_tokens_with_the_emoji_intact()
+    {
+        var golden = GoldenCases.Get("tiny32k-unicode-greedy");
+        var (exit, stdout, stderr) = RunCli(golden.ModelPath, "-z", golden.TokenizerPath,
+            "-t", "0", "-n", golden.Steps.ToString(), "-i", golden.Prompt!);
+
+        Assert.Equal(0, exit);
+        var tokenizer = Tokenizer.Load(golden.TokenizerPath, golden.VocabSize);
+        var expected = tokenizer.DecodeAll(golden.PromptIds.Skip(1).Concat(golden.ExpectedIds)) + "\n";
+        Assert.Equal(expected, stdout);
+        Assert.StartsWith(golden.Prompt!, stdout);
+        Assert.Contains("🦙", stdout);
+        Assert.Matches(@"achieved tok/s: \d+(\.\d+)?", stderr);
+    }
+
+    [Fact]
+    public void Unknown_flag_prints_usage_and_exits_1()
+    {
+        var (exit, stdout, stderr) = RunCli("model.bin", "-q", "1");
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        Assert.Contains("Usage:", stderr);
+        Assert.Contains("-q", stderr);
+    }
+
+    [Fact]
+    public void Bad_checkpoint_is_a_clear_error_not_a_crash()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("garbage.bin");
+        File.WriteAllBytes(path, new byte[100]);
+        var (exit, _, stderr) = RunCli(path, "-z", path);
+        Assert.Equal(1, exit);
+        Assert.Contains(path, stderr);
+        Assert.DoesNotContain("   at ", stderr); // no stack trace
+    }
+
+    [Fact]
+    public void Runs_a_written_model_with_sampling_flags_and_seed_reproducibly()
+    {
+        using var dir = new TempDirectory();
+        var (checkpoint, tokenizer) = TestModels.WriteSmallModel(dir);
+        var first = RunCli(checkpoint, "-z", tokenizer, "-t", "0.8", "-p", "0.9", "-s", "17", "-n", "30", "-i", "ab");
+        var second = RunCli(checkpoint, "-z", tokenizer, "-t", "0.8", "-p", "0.9", "-s", "17", "-n", "30", "-i", "ab");
+        Assert.Equal(0, first.ExitCode);
+        Assert.StartsWith("ab", first.Stdout);
+        Assert.True(first.Stdout.Length > 3);
+        Assert.Equal(first.Stdout, second.Stdout);
+    }
+
+    [Fact]
+    public void Chat_mode_says_it_is_not_available_yet()
+    {
+        var (exit, _, stderr) = RunCli("model.bin", "-m", "chat");
+        Assert.Equal(1, exit);
+        Assert.Contains("chat mode is not available yet", stderr);
+    }
+}
