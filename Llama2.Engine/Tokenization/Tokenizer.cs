@@ -109,28 +109,38 @@ public sealed class Tokenizer
         return tokens;
     }
 
-    /// <summary>Repeatedly merges the adjacent pair whose merged piece scores highest (the first such pair on ties).</summary>
+    /// <summary>
+    /// Repeatedly merges the adjacent pair whose merged piece scores highest (the first such pair on ties), as run.c.
+    /// Each pair's merge is looked up once and only the two pairs next to a merge are looked up again.
+    /// </summary>
     void MergePairs(List<int> tokens)
     {
+        var mergedId = new List<int>(tokens.Count);
+        for (int i = 0; i + 1 < tokens.Count; i++) mergedId.Add(MergeOf(tokens[i], tokens[i + 1]));
+
         while (true)
         {
             float bestScore = float.NegativeInfinity;
-            int bestIndex = -1, bestId = -1;
-            for (int i = 0; i < tokens.Count - 1; i++)
-            {
-                if (_ids.TryGetValue(string.Concat(_keys[tokens[i]], _keys[tokens[i + 1]]), out int merged)
-                    && _scores[merged] > bestScore)
+            int best = -1;
+            for (int i = 0; i < mergedId.Count; i++)
+                if (mergedId[i] >= 0 && _scores[mergedId[i]] > bestScore)
                 {
-                    bestScore = _scores[merged];
-                    bestIndex = i;
-                    bestId = merged;
+                    bestScore = _scores[mergedId[i]];
+                    best = i;
                 }
-            }
-            if (bestIndex < 0) return;
-            tokens[bestIndex] = bestId;
-            tokens.RemoveAt(bestIndex + 1);
+            if (best < 0) return;
+
+            tokens[best] = mergedId[best];
+            tokens.RemoveAt(best + 1);
+            mergedId.RemoveAt(best);
+            if (best > 0) mergedId[best - 1] = MergeOf(tokens[best - 1], tokens[best]);
+            if (best < mergedId.Count) mergedId[best] = MergeOf(tokens[best], tokens[best + 1]);
         }
     }
+
+    /// <summary>The token whose piece is the two pieces joined, or −1.</summary>
+    int MergeOf(int left, int right) =>
+        _ids.TryGetValue(string.Concat(_keys[left], _keys[right]), out int merged) ? merged : -1;
 
     /// <summary>
     /// The bytes that <paramref name="token"/> stands for when it follows <paramref name="previous"/>, as run.c's
