@@ -7,6 +7,13 @@ using Llama2.Engine.Model;
 using Llama2.Engine.Sampling;
 using Llama2.Engine.Tokenization;
 
+if (args is ["download", .. var downloadArgs])
+{
+    using var cancel = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+    return await DownloadCommand.RunAsync(downloadArgs, cancel.Token);
+}
+
 var options = RunOptions.Parse(args, out var error);
 if (options is null)
 {

@@ -8,7 +8,7 @@ namespace Llama2.Engine.Tests.Cli;
 /// <summary>Runs the built CLI as a user would, through <c>dotnet Llama2.Cli.dll</c>.</summary>
 public sealed class CliTests
 {
-    static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] args)
+    internal static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] args)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "Llama2.Cli.dll");
         Assert.True(File.Exists(cli), $"built CLI not found at {cli}");

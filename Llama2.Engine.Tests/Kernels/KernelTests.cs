@@ -1,0 +1,176 @@
+using Llama2.Engine.Inference;
+using Llama2.Engine.Kernels;
+using Llama2.Engine.Model;
+
+namespace Llama2.Engine.Tests.Kernels;
+
+/// <summary>
+/// The determinism contract of the kernels: a batch of tokens (GEMM, prefill) gives bit for bit what the same tokens
+/// give one at a time (matrix × vector, Forward), at every vector width.
+/// </summary>
+public sealed class KernelTests
+{
+    public static TheoryData<int> Widths => new() { 16, 8, 4, 1 };
+
+    // Sizes that are not multiples of the vector width (n) or of the 4 × 4 tile (d, tokens).
+    static readonly (int N, int D, int Tokens)[] Sizes =
+        [(1, 1, 1), (7, 3, 2), (16, 4, 4), (17, 5, 5), (33, 13, 9), (100, 37, 6), (293, 41, 11), (768, 8, 4)];
+
+    static float[] RandomArray(Random random, int length)
+    {
+        var a = new float[length];
+        for (int i = 0; i < length; i++) a[i] = (float)random.NextDouble() * 2f - 1f;
+        return a;
+    }
+
+    static void AssertBitwiseEqual(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+                Assert.Fail($"{what}: element {i} is {actual[i]:R}, one token at a time gives {expected[i]:R}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Gemm_rows_equal_matvec_bitwise(int width)
+    {
+        var random = new Random(width);
+        foreach (var (n, d, tokens) in Sizes)
+        {
+            var w = RandomArray(random, n * d);
+            var x = RandomArray(random, n * tokens);
+            var batch = new float[d * tokens];
+            MatMul.Gemm(width, batch, x, w, n, d, tokens);
+            for (int t = 0; t < tokens; t++)
+            {
+                var single = new float[d];
+                MatMul.Gemm(width, single, x.AsSpan(t * n, n), w, n, d, 1);
+                AssertBitwiseEqual(single, batch.AsSpan(t * d, d), $"width {width}, n {n}, d {d}, token {t} of {tokens}");
+                for (int i = 0; i < d; i++)
+                {
+                    double reference = 0;
+                    for (int k = 0; k < n; k++) reference += (double)w[i * n + k] * x[t * n + k];
+                    Assert.True(Math.Abs(reference - single[i]) <= 1e-5 * n, $"row {i}: {single[i]} vs {reference}");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Fused_kernels_equal_their_unfused_steps_bitwise(int width)
+    {
+        var random = new Random(100 + width);
+        foreach (var (n, d, tokens) in Sizes)
+        {
+            var x = RandomArray(random, n * tokens);
+            var w1 = RandomArray(random, n * d);
+            var w3 = RandomArray(random, n * d);
+            var w2 = RandomArray(random, n * (d + 2));
+
+            // SwiGLU: silu(w1 · x) ⊙ (w3 · x), one token at a time from plain matvecs.
+            var fused = new float[d * tokens];
+            MatMul.SwiGlu(width, fused, x, w1, w3, n, d, tokens);
+            // q/k/v in one dispatch.
+            float[] q = new float[d * tokens], k = new float[(d + 2) * tokens], v = new float[d * tokens];
+            MatMul.Gemm3(width, x, n, tokens, w1, q, d, w2, k, d + 2, w3, v, d);
+            // A projection added to a residual stream.
+            var residual = RandomArray(random, d * tokens);
+            var added = residual.ToArray();
+            MatMul.GemmAdd(width, added, x, w1, n, d, tokens);
+
+            for (int t = 0; t < tokens; t++)
+            {
+                var xt = x.AsSpan(t * n, n);
+                float[] h1 = new float[d], h3 = new float[d], h2 = new float[d + 2];
+                MatMul.Gemm(width, h1, xt, w1, n, d, 1);
+                MatMul.Gemm(width, h3, xt, w3, n, d, 1);
+                MatMul.Gemm(width, h2, xt, w2, n, d + 2, 1);
+                AssertBitwiseEqual(h1, q.AsSpan(t * d, d), "q");
+                AssertBitwiseEqual(h2, k.AsSpan(t * (d + 2), d + 2), "k");
+                AssertBitwiseEqual(h3, v.AsSpan(t * d, d), "v");
+                var sum = residual.AsSpan(t * d, d).ToArray();
+                for (int i = 0; i < d; i++) sum[i] += h1[i];
+                AssertBitwiseEqual(sum, added.AsSpan(t * d, d), "x += w · x");
+                Ops.SwiGlu(h1, h3);
+                AssertBitwiseEqual(h1, fused.AsSpan(t * d, d), "swiglu");
+            }
+        }
+    }
+
+    public static TheoryData<int, int, int, int, int, int> Models => new()
+    {
+        // dim, hidden, layers, heads, kv heads, prompt length
+        { 40, 72, 2, 4, 2, 70 },   // nothing a multiple of 16; the prompt spans two prefill batches
+        { 64, 172, 2, 4, 4, 9 },   // whole vectors, odd hidden
+        { 96, 256, 3, 6, 3, 64 },  // exactly one batch
+    };
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Prefill_gives_the_logits_and_cache_of_token_by_token_forward_bitwise(int dim, int hidden, int layers, int heads, int kvHeads, int promptLength)
+    {
+        var config = new ModelConfig(dim, hidden, layers, heads, kvHeads, VocabSize: 97, SeqLen: 80, SharedClassifier: false);
+        string directory = Path.Combine(Path.GetTempPath(), $"llama2-kernel-tests-{Guid.NewGuid():N}");
+        try
+        {
+            string path = Path.Combine(directory, "model.bin");
+            CheckpointWriter.WriteRandom(path, config, version: 1, seed: 7);
+            using var checkpoint = Checkpoint.Open(path);
+            var transformer = new Transformer(checkpoint);
+            var random = new Random(3);
+            var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(config.VocabSize)).ToArray();
+
+            var stepped = transformer.CreateState();
+            float[] expected = [];
+            for (int pos = 0; pos < prompt.Length; pos++) expected = transformer.Forward(prompt[pos], pos, stepped).ToArray();
+
+            var batched = transformer.CreateState();
+            var logits = transformer.Prefill(prompt, 0, batched).ToArray();
+            AssertBitwiseEqual(expected, logits, "logits after the prompt");
+
+            int cached = layers * config.SeqLen * config.KvDim;
+            for (int l = 0; l < layers; l++)
+                for (int pos = 0; pos < prompt.Length; pos++)
+                {
+                    AssertBitwiseEqual(stepped.Key(l, pos), batched.Key(l, pos), $"key cache, layer {l}, position {pos}");
+                    AssertBitwiseEqual(stepped.Value(l, pos), batched.Value(l, pos), $"value cache, layer {l}, position {pos}");
+                }
+            Assert.True(cached > 0);
+
+            // Decoding after a prefill continues exactly as after token-by-token feeding; and a prefill can resume mid-way.
+            AssertBitwiseEqual(transformer.Forward(5, prompt.Length, stepped), transformer.Forward(5, prompt.Length, batched), "next token");
+            var resumed = transformer.CreateState();
+            int half = prompt.Length / 2;
+            transformer.Prefill(prompt.AsSpan(0, half), 0, resumed);
+            AssertBitwiseEqual(expected, transformer.Prefill(prompt.AsSpan(half), half, resumed), "prefill in two calls");
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Prefill_checks_its_arguments()
+    {
+        var config = new ModelConfig(16, 32, 1, 2, 2, VocabSize: 10, SeqLen: 8, SharedClassifier: true);
+        string directory = Path.Combine(Path.GetTempPath(), $"llama2-kernel-tests-{Guid.NewGuid():N}");
+        try
+        {
+            string path = Path.Combine(directory, "model.bin");
+            CheckpointWriter.WriteRandom(path, config);
+            using var checkpoint = Checkpoint.Open(path);
+            var transformer = new Transformer(checkpoint);
+            var state = transformer.CreateState();
+            Assert.Throws<ArgumentException>(() => transformer.Prefill([], 0, state));
+            Assert.Throws<ArgumentOutOfRangeException>(() => transformer.Prefill([1, 2, 3], 6, state));
+            Assert.Throws<ArgumentOutOfRangeException>(() => transformer.Prefill([1, 10], 0, state));
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+}
