@@ -1,0 +1,25 @@
+namespace Llama2.Engine.Scheduling;
+
+/// <summary>Sizes of the scheduler's queue, slots and per-request token buffers.</summary>
+public sealed record SchedulerOptions
+{
+    /// <summary>Sequences generated at the same time; each holds one KV cache (slot) for its whole life.</summary>
+    public int MaxConcurrentSequences { get; init; } = 4;
+
+    /// <summary>Requests that may wait for a slot; beyond this, <see cref="GenerationScheduler.TrySubmit"/> refuses.</summary>
+    public int QueueCapacity { get; init; } = 32;
+
+    /// <summary>
+    /// Tokens a sequence may run ahead of its reader. When the buffer is full the sequence is paused (it keeps its
+    /// slot but is not stepped), so a slow client costs a slot, never unbounded memory.
+    /// </summary>
+    public int TokenBufferSize { get; init; } = 64;
+
+    /// <summary>Throws when a size is out of range.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentSequences, 1, nameof(MaxConcurrentSequences));
+        ArgumentOutOfRangeException.ThrowIfLessThan(QueueCapacity, 1, nameof(QueueCapacity));
+        ArgumentOutOfRangeException.ThrowIfLessThan(TokenBufferSize, 1, nameof(TokenBufferSize));
+    }
+}

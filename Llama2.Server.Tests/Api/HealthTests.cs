@@ -1,0 +1,112 @@
+using System.Net;
+using Llama2.Engine;
+using Llama2.Server.Model;
+using Llama2.Server.Tests.TestData;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Llama2.Server.Tests.Api;
+
+/// <summary>Readiness while the model loads, after it loads, and when its files are missing or bad.</summary>
+public sealed class HealthTests
+{
+    static CancellationToken TestToken => TestContext.Current.CancellationToken;
+
+    /// <summary>Loads the real files, but only once the test lets it.</summary>
+    sealed class GatedLoader : IModelLoader
+    {
+        public readonly ManualResetEventSlim Release = new();
+        public LlamaModel Load(ModelOptions options)
+        {
+            Release.Wait(TimeSpan.FromSeconds(30));
+            return new FileModelLoader().Load(options);
+        }
+    }
+
+    [Fact]
+    public async Task Health_is_503_while_loading_and_200_once_loaded()
+    {
+        var loader = new GatedLoader();
+        await using var factory = new ServerFactory(new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = SharedData.Tiny32k,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+        }, services => services.AddSingleton<IModelLoader>(loader));
+        var client = factory.CreateClient();
+
+        using (var loading = await client.GetAsync("/health", TestToken))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, loading.StatusCode);
+            Assert.Equal("loading", (await loading.ReadJsonAsync()).GetProperty("status").GetString());
+        }
+        using (var info = await client.GetAsync("/info", TestToken))
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, info.StatusCode);
+        using (var generate = await client.PostJsonAsync("/generate", """{"inputs": "x"}"""))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, generate.StatusCode);
+            Assert.Equal("unavailable", (await generate.ReadJsonAsync()).GetProperty("error_type").GetString());
+        }
+
+        loader.Release.Set();
+        await factory.CreateReadyClientAsync();
+        using var ready = await client.GetAsync("/health", TestToken);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal("ready", (await ready.ReadJsonAsync()).GetProperty("status").GetString());
+    }
+
+    /// <summary>
+    /// Start-up validation (ValidateOnStart) names the missing file. In-process the host's start races the entry
+    /// point, which logs the failure as one line and exits 1, so this checks the validation itself; the smoke
+    /// script checks the real process.
+    /// </summary>
+    [Fact]
+    public void A_missing_file_fails_start_up_validation_naming_the_file()
+    {
+        using var temp = new TempDirectory();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = temp.File("nowhere.bin"),
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+            ["Model:DefaultMaxNewTokens"] = "5000",
+        }).Build();
+        var services = new ServiceCollection().AddLogging().AddModel(configuration);
+        services.AddSingleton<IHostApplicationLifetime>(new NoLifetime());
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains("Model:CheckpointPath: file not found: " + temp.File("nowhere.bin"), error.Message);
+        Assert.Contains("Model:DefaultMaxNewTokens (5000) is above Model:MaxNewTokens (2048)", error.Message);
+    }
+
+    sealed class NoLifetime : IHostApplicationLifetime
+    {
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+        public void StopApplication() { }
+    }
+
+    [Fact]
+    public async Task A_corrupt_checkpoint_fails_the_load_and_stops_the_application()
+    {
+        using var temp = new TempDirectory();
+        var corrupt = temp.File("corrupt.bin");
+        await File.WriteAllBytesAsync(corrupt, new byte[100], TestToken);
+        var loader = new GatedLoader();
+        await using var factory = new ServerFactory(new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = corrupt,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+        }, services => services.AddSingleton<IModelLoader>(loader));
+        var client = factory.CreateClient();
+        var host = factory.Services.GetRequiredService<ModelHost>();
+        var stopping = new TaskCompletionSource();
+        factory.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => stopping.TrySetResult());
+
+        loader.Release.Set();
+        await stopping.Task.WaitAsync(TimeSpan.FromSeconds(20), TestToken);
+        Assert.Equal(ModelState.Failed, host.State);
+    }
+}

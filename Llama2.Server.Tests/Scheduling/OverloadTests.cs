@@ -1,0 +1,87 @@
+using System.Net;
+using Llama2.Engine.Generation;
+using Llama2.Engine.Sampling;
+using Llama2.Server.Tests.TestData;
+
+namespace Llama2.Server.Tests.Scheduling;
+
+/// <summary>A full queue answers 429; a client that goes away frees its slot. One slot, a queue of one.</summary>
+public sealed class OverloadTests
+{
+    static CancellationToken TestToken => TestContext.Current.CancellationToken;
+
+    static ServerFactory OneSlot() => ServerFactory.Tiny32k(
+        ("Model:MaxConcurrentSequences", "1"), ("Model:MaxQueueLength", "1"), ("Model:TokenBufferSize", "1"), ("Api:RetryAfterSeconds", "2"));
+
+    static async Task Until(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("timed out waiting until " + what);
+            await Task.Delay(5, TestToken);
+        }
+    }
+
+    [Fact]
+    public async Task A_full_queue_gets_429_with_retry_after_and_the_queued_request_is_served_later()
+    {
+        await using var factory = OneSlot();
+        var client = await factory.CreateReadyClientAsync();
+        Assert.True(factory.ModelHost.TryGetModel(out var loaded));
+        var scheduler = loaded.Scheduler;
+
+        // Occupy the only slot with a sequence nobody reads: it stops one token ahead and keeps the slot.
+        using var hold = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
+        Assert.True(scheduler.TrySubmit(new GenerationRequest { Prompt = "Once", MaxNewTokens = 50, Sampling = new SamplingOptions { Temperature = 0 } },
+            hold.Token, out _));
+        await Until(() => scheduler.ActiveSequences == 1, "the slot is taken");
+
+        var queued = client.PostJsonAsync("/generate", """{"inputs": "The cat", "parameters": {"max_new_tokens": 4}}""");
+        await Until(() => scheduler.QueueDepth == 1, "the request waits in the queue");
+
+        using var refused = await client.PostJsonAsync("/generate", """{"inputs": "A dog", "parameters": {"max_new_tokens": 4}}""");
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("2", Assert.Single(refused.Headers.GetValues("Retry-After")));
+        Assert.Equal("overloaded", (await refused.ReadJsonAsync()).GetProperty("error_type").GetString());
+        using (var streamRefused = await client.PostJsonAsync("/generate_stream", """{"inputs": "A dog"}"""))
+            Assert.Equal(HttpStatusCode.TooManyRequests, streamRefused.StatusCode);
+
+        using (var info = await client.GetAsync("/info", TestToken))
+        {
+            var body = await info.ReadJsonAsync();
+            Assert.Equal(1, body.GetProperty("queue_depth").GetInt32());
+            Assert.Equal(1, body.GetProperty("active_sequences").GetInt32());
+        }
+
+        hold.Cancel();
+        using var served = await queued;
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.True(long.Parse(Assert.Single(served.Headers.GetValues("x-queue-time"))) >= 0);
+        Assert.Equal(4, (int)long.Parse(Assert.Single(served.Headers.GetValues("x-generated-tokens"))));
+    }
+
+    [Fact]
+    public async Task A_client_that_disconnects_mid_stream_frees_its_slot()
+    {
+        await using var factory = OneSlot();
+        var client = await factory.CreateReadyClientAsync();
+        Assert.True(factory.ModelHost.TryGetModel(out var loaded));
+        var scheduler = loaded.Scheduler;
+        long completedBefore = scheduler.CompletedSequences;
+
+        using (var disconnect = CancellationTokenSource.CreateLinkedTokenSource(TestToken))
+        {
+            using var response = await client.SendJsonAsync("/generate_stream",
+                """{"inputs": "Once upon a time", "parameters": {"max_new_tokens": 120}}""", HttpCompletionOption.ResponseHeadersRead, disconnect.Token);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(disconnect.Token));
+            Assert.StartsWith("data: ", await reader.ReadLineAsync(disconnect.Token));
+            disconnect.Cancel(); // the client goes away after the first token
+        }
+
+        await Until(() => scheduler.ActiveSequences == 0 && scheduler.CompletedSequences > completedBefore, "the slot is freed");
+        using var next = await client.PostJsonAsync("/generate", """{"inputs": "The cat", "parameters": {"max_new_tokens": 5}}""");
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        Assert.Equal("5", Assert.Single(next.Headers.GetValues("x-generated-tokens")));
+    }
+}

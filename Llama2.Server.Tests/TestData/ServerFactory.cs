@@ -1,0 +1,74 @@
+using System.Net.Http.Json;
+using Llama2.Server.Model;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Llama2.Server.Tests.TestData;
+
+/// <summary>
+/// Hosts the real server in memory on a model from ../shared. Settings override appsettings.json the way
+/// environment variables would (keys like "Model:MaxQueueLength").
+/// </summary>
+public class ServerFactory(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? services = null)
+    : WebApplicationFactory<Program>
+{
+    /// <summary>tiny32k with the 32000-token tokenizer, plus <paramref name="extra"/> settings.</summary>
+    public static ServerFactory Tiny32k(params (string Key, string? Value)[] extra) => new(
+        new Dictionary<string, string?>(extra.Select(e => KeyValuePair.Create(e.Key, e.Value)))
+        {
+            ["Model:CheckpointPath"] = SharedData.Tiny32k,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+        });
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(new Dictionary<string, string?>(settings)
+        {
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+        }));
+        if (services is not null) builder.ConfigureTestServices(services);
+    }
+
+    public ModelHost ModelHost => Services.GetRequiredService<ModelHost>();
+
+    /// <summary>A client, once /health says the model is loaded (polled, bounded).</summary>
+    public async Task<HttpClient> CreateReadyClientAsync()
+    {
+        var client = CreateClient();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            using var response = await client.GetAsync("/health", TestContext.Current.CancellationToken);
+            if (response.IsSuccessStatusCode) return client;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"/health still {(int)response.StatusCode} after 30 s: {await response.Content.ReadAsStringAsync()}");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
+}
+
+/// <summary>Helpers for the JSON the server speaks.</summary>
+public static class Json
+{
+    /// <summary>POSTs JSON; cancelled with the test.</summary>
+    public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string path, string json,
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead) =>
+        client.SendJsonAsync(path, json, completion, TestContext.Current.CancellationToken);
+
+    /// <summary>POSTs JSON; cancelling <paramref name="cancellationToken"/> is the client going away.</summary>
+    public static Task<HttpResponseMessage> SendJsonAsync(this HttpClient client, string path, string json,
+        HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path)
+        {
+            Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json"),
+        };
+        return client.SendAsync(request, completion, cancellationToken);
+    }
+
+    public static async Task<System.Text.Json.JsonElement> ReadJsonAsync(this HttpResponseMessage response) =>
+        await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(TestContext.Current.CancellationToken);
+}

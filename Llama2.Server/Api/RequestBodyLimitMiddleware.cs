@@ -1,0 +1,29 @@
+using Llama2.Server.Errors;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace Llama2.Server.Api;
+
+/// <summary>
+/// Caps request bodies at <see cref="ApiOptions.MaxRequestBodyBytes"/>: a declared length over it is refused at once
+/// with 413; a chunked body is cut off by the server's own limit while it is read.
+/// </summary>
+public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<ApiOptions> options)
+{
+    readonly long _limit = options.Value.MaxRequestBodyBytes;
+
+    public async Task InvokeAsync(HttpContext http)
+    {
+        if (http.Request.ContentLength > _limit)
+        {
+            http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            await http.Response.WriteAsJsonAsync(
+                new ErrorResponse($"the request body is {http.Request.ContentLength} bytes; the limit is {_limit}", ErrorTypes.Validation),
+                http.RequestAborted);
+            return;
+        }
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+            feature.MaxRequestBodySize = _limit;
+        await next(http);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text.Json.Serialization;
+
+namespace Llama2.Server.Generation;
+
+/// <summary>TGI's /generate answer.</summary>
+/// <param name="GeneratedText">The generated text (after the prompt when return_full_text is set).</param>
+/// <param name="Details">Only when the request asked for details.</param>
+public sealed record GenerateResponse(
+    string GeneratedText,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] GenerationDetails? Details);
+
+/// <summary>How a generation went.</summary>
+/// <param name="FinishReason">length | eos_token | stop_sequence</param>
+/// <param name="GeneratedTokens">Tokens generated.</param>
+/// <param name="Seed">The seed used when sampling; null for greedy decoding.</param>
+/// <param name="Prefill">The prompt tokens (when decoder_input_details is set).</param>
+/// <param name="Tokens">Every generated token.</param>
+/// <param name="InputLength">Prompt tokens.</param>
+/// <param name="TokensPerSecond">Generated tokens per second, prompt processing included (ours).</param>
+/// <param name="TimeToFirstTokenMs">From the start of the sequence to its first token (ours).</param>
+/// <param name="QueueTimeMs">Time waiting for a sequence slot (ours).</param>
+public sealed record GenerationDetails(
+    string FinishReason,
+    int GeneratedTokens,
+    ulong? Seed,
+    IReadOnlyList<PrefillToken> Prefill,
+    IReadOnlyList<TokenInfo> Tokens,
+    int InputLength,
+    double TokensPerSecond,
+    double TimeToFirstTokenMs,
+    double QueueTimeMs);
+
+/// <summary>One generated token.</summary>
+/// <param name="Id">Token id.</param>
+/// <param name="Text">Its text: whole UTF-8 characters, empty for special tokens and for text held back by a stop sequence.</param>
+/// <param name="Logprob">Log-probability of the token under the distribution it was picked from.</param>
+/// <param name="Special">Whether it is a control token (BOS, EOS).</param>
+public sealed record TokenInfo(int Id, string Text, float? Logprob, bool Special);
+
+/// <summary>One prompt token; the log-probability of prompt tokens is not computed (null).</summary>
+public sealed record PrefillToken(int Id, string Text, float? Logprob);
+
+/// <summary>One Server-Sent Event of a stream: a token, and on the last one the whole text and the details.</summary>
+/// <param name="Index">1 for the first generated token, as TGI.</param>
+/// <param name="Token">The token.</param>
+/// <param name="GeneratedText">The whole generated text, on the last event only.</param>
+/// <param name="Details">Finish reason, counts and timings, on the last event only.</param>
+public sealed record StreamResponse(int Index, TokenInfo Token, string? GeneratedText, StreamDetails? Details);
+
+/// <summary>The details of the last stream event.</summary>
+public sealed record StreamDetails(
+    string FinishReason,
+    int GeneratedTokens,
+    ulong? Seed,
+    int InputLength,
+    double TokensPerSecond,
+    double TimeToFirstTokenMs,
+    double QueueTimeMs);

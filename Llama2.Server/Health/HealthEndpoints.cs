@@ -1,0 +1,31 @@
+using Llama2.Server.Model;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Llama2.Server.Health;
+
+/// <summary>Readiness: whether the model is loaded.</summary>
+/// <param name="Status">loading | ready | failed</param>
+public sealed record HealthResponse(string Status);
+
+public static class HealthEndpoints
+{
+    /// <summary>GET /health: 200 once the model is loaded, 503 before (or if loading failed).</summary>
+    public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder routes)
+    {
+        routes.MapGroup("").WithTags("Health")
+            .MapGet("/health", Health)
+            .WithName("Health")
+            .WithSummary("Readiness")
+            .WithDescription("200 `{\"status\":\"ready\"}` once the model is loaded and requests are served; " +
+                "503 `{\"status\":\"loading\"}` while it loads, `{\"status\":\"failed\"}` if it could not be loaded.")
+            .Produces<HealthResponse>(StatusCodes.Status503ServiceUnavailable);
+        return routes;
+    }
+
+    static Results<Ok<HealthResponse>, JsonHttpResult<HealthResponse>> Health(ModelHost host) => host.State switch
+    {
+        ModelState.Ready => TypedResults.Ok(new HealthResponse("ready")),
+        var state => TypedResults.Json(new HealthResponse(state.ToString().ToLowerInvariant()),
+            statusCode: StatusCodes.Status503ServiceUnavailable),
+    };
+}

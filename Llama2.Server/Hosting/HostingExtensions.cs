@@ -1,0 +1,49 @@
+using Llama2.Server.Model;
+using Microsoft.Extensions.Options;
+
+namespace Llama2.Server.Hosting;
+
+public static class HostingExtensions
+{
+    /// <summary>
+    /// Listens on <paramref name="port"/> on every interface unless the address is configured the ASP.NET way
+    /// (--urls, ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS, Kestrel:Endpoints).
+    /// </summary>
+    public static WebApplicationBuilder UseDefaultPort(this WebApplicationBuilder builder, int port)
+    {
+        var config = builder.Configuration;
+        bool configured = !string.IsNullOrEmpty(config["urls"]) || !string.IsNullOrEmpty(config["http_ports"])
+            || !string.IsNullOrEmpty(config["https_ports"]) || config.GetSection("Kestrel:Endpoints").Exists();
+        if (!configured) builder.WebHost.UseUrls($"http://*:{port}");
+        return builder;
+    }
+
+    /// <summary>
+    /// Runs until stopped. Configuration that fails validation, or an address that cannot be bound, ends start-up
+    /// with one log line instead of a stack trace (the host's own "Hosting failed to start" error, with its trace,
+    /// is silenced in appsettings.json for that reason). Returns the process exit code.
+    /// </summary>
+    public static async Task<int> RunOrExplainAsync(this WebApplication app)
+    {
+        try
+        {
+            await app.RunAsync();
+            return app.Services.GetRequiredService<ModelHost>().State == ModelState.Failed ? 1 : 0;
+        }
+        catch (OptionsValidationException e)
+        {
+            app.Logger.LogCritical("Invalid configuration: {Problems}", string.Join("; ", e.Failures));
+            return 1;
+        }
+        catch (IOException e)
+        {
+            app.Logger.LogCritical("Cannot start the server: {Problem}", e.Message);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            app.Logger.LogCritical(e, "The server stopped on an unexpected error");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System.Reflection;
+using Llama2.Engine.Kernels;
+using Llama2.Server.Api;
+using Llama2.Server.Errors;
+using Llama2.Server.Model;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Llama2.Server.Info;
+
+public static class InfoEndpoints
+{
+    static readonly string Version =
+        typeof(InfoEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    /// <summary>GET /info: the model, the limits and the current load.</summary>
+    public static IEndpointRouteBuilder MapInfo(this IEndpointRouteBuilder routes)
+    {
+        routes.MapGroup("").WithTags("Info")
+            .MapGet("/info", Info)
+            .WithName("Info")
+            .WithSummary("Model and server information")
+            .WithDescription("TGI's /info fields (model_id, max_input_tokens, max_total_tokens, max_stop_sequences, " +
+                "version, ...) plus the model's shape, the queue depth and the active sequences. 503 while the model loads.")
+            .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable);
+        return routes;
+    }
+
+    static Results<Ok<InfoResponse>, JsonHttpResult<ErrorResponse>> Info(
+        HttpContext http, ModelHost host, IOptions<ModelOptions> modelOptions, IOptions<ApiOptions> api)
+    {
+        if (!host.TryGetModel(out var loaded)) return ApiErrors.NotReady(http);
+        var options = modelOptions.Value;
+        var model = loaded.Model;
+        var c = model.Config;
+        return TypedResults.Ok(new InfoResponse(
+            loaded.ModelId, "float32", "cpu",
+            options.MaxConcurrentSequences + options.MaxQueueLength, 1, api.Value.MaxStopSequences,
+            c.SeqLen - 1, c.SeqLen, options.MaxNewTokens,
+            options.MaxConcurrentSequences, options.MaxQueueLength,
+            loaded.Scheduler.QueueDepth, loaded.Scheduler.ActiveSequences, Workers.ThreadCount,
+            "llama2-dotnet", Version,
+            new ModelInfo(c.Dim, c.HiddenDim, c.NLayers, c.NHeads, c.NKvHeads, c.VocabSize, c.SeqLen, c.SharedClassifier,
+                c.ParameterCount, model.Checkpoint.FileBytes, model.LoadTime.TotalMilliseconds)));
+    }
+}

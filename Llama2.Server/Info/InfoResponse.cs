@@ -1,0 +1,52 @@
+namespace Llama2.Server.Info;
+
+/// <summary>TGI's /info fields that apply here, plus the model's shape and the scheduler's load.</summary>
+/// <param name="ModelId">The checkpoint's file name without extension.</param>
+/// <param name="ModelDtype">Weight type: float32.</param>
+/// <param name="ModelDeviceType">cpu.</param>
+/// <param name="MaxConcurrentRequests">Requests accepted at once: sequence slots + queue length.</param>
+/// <param name="MaxBestOf">Always 1 (best_of is not supported).</param>
+/// <param name="MaxStopSequences">Most stop sequences per request.</param>
+/// <param name="MaxInputTokens">Most prompt tokens (BOS included).</param>
+/// <param name="MaxTotalTokens">Prompt + max_new_tokens limit: the model's context.</param>
+/// <param name="MaxNewTokens">Largest max_new_tokens a request may ask for.</param>
+/// <param name="MaxConcurrentSequences">Sequences generated at the same time.</param>
+/// <param name="MaxQueueLength">Requests that may wait for a slot.</param>
+/// <param name="QueueDepth">Requests waiting now.</param>
+/// <param name="ActiveSequences">Sequences generating now.</param>
+/// <param name="Threads">Kernel threads.</param>
+/// <param name="Router">Server name.</param>
+/// <param name="Version">Server version.</param>
+/// <param name="Model">The checkpoint's shape.</param>
+public sealed record InfoResponse(
+    string ModelId,
+    string ModelDtype,
+    string ModelDeviceType,
+    int MaxConcurrentRequests,
+    int MaxBestOf,
+    int MaxStopSequences,
+    int MaxInputTokens,
+    int MaxTotalTokens,
+    int MaxNewTokens,
+    int MaxConcurrentSequences,
+    int MaxQueueLength,
+    int QueueDepth,
+    int ActiveSequences,
+    int Threads,
+    string Router,
+    string Version,
+    ModelInfo Model);
+
+/// <summary>The checkpoint's shape and size.</summary>
+public sealed record ModelInfo(
+    int Dim,
+    int HiddenDim,
+    int NLayers,
+    int NHeads,
+    int NKvHeads,
+    int VocabSize,
+    int SeqLen,
+    bool SharedClassifier,
+    long Parameters,
+    long FileBytes,
+    double LoadTimeMs);

@@ -1,0 +1,86 @@
+using System.Diagnostics.CodeAnalysis;
+using Llama2.Engine.Kernels;
+using Llama2.Engine.Model;
+using Llama2.Engine.Scheduling;
+using Microsoft.Extensions.Options;
+
+namespace Llama2.Server.Model;
+
+/// <summary>
+/// Loads the model in the background at start-up (so the server answers /health with 503 meanwhile) and owns it and
+/// its scheduler for the life of the process. A file that cannot be loaded stops the application with one log line
+/// (and exit code 1, see HostingExtensions).
+/// </summary>
+public sealed class ModelHost(
+    IModelLoader loader,
+    IOptions<ModelOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILogger<ModelHost> logger) : IHostedService
+{
+    readonly ModelOptions _options = options.Value;
+    LoadedModel? _loaded;
+    Task? _loading;
+
+    public ModelState State { get; private set; } = ModelState.Loading;
+
+    /// <summary>The loaded model, or false while loading or after a failed load.</summary>
+    public bool TryGetModel([NotNullWhen(true)] out LoadedModel? model)
+    {
+        model = Volatile.Read(ref _loaded);
+        return model is not null;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loading = Task.Run(Load, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    void Load()
+    {
+        try
+        {
+            if (_options.Threads > 0) Workers.ThreadCount = _options.Threads;
+            var model = loader.Load(_options);
+            var scheduler = new GenerationScheduler(model, new SchedulerOptions
+            {
+                MaxConcurrentSequences = _options.MaxConcurrentSequences,
+                QueueCapacity = _options.MaxQueueLength,
+                TokenBufferSize = _options.TokenBufferSize,
+            });
+            var config = model.Config;
+            logger.LogInformation(
+                "Loaded {Checkpoint} ({FileBytes} bytes, {Parameters} parameters) in {LoadMs:0.0} ms: {Config}; " +
+                "{Slots} sequence slots, queue {Queue}, {Threads} threads",
+                model.Checkpoint.Path, model.Checkpoint.FileBytes, config.ParameterCount, model.LoadTime.TotalMilliseconds,
+                config.ToString(), _options.MaxConcurrentSequences, _options.MaxQueueLength, Workers.ThreadCount);
+            Volatile.Write(ref _loaded, new LoadedModel(model, scheduler, Path.GetFileNameWithoutExtension(model.Checkpoint.Path)));
+            State = ModelState.Ready;
+        }
+        catch (CheckpointFormatException e)
+        {
+            Fail(e.Message);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OutOfMemoryException)
+        {
+            Fail(e.Message);
+        }
+    }
+
+    void Fail(string problem)
+    {
+        State = ModelState.Failed;
+        logger.LogCritical("Cannot load the model: {Problem}", problem);
+        lifetime.StopApplication();
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_loading is not null) await _loading.WaitAsync(cancellationToken);
+        if (Interlocked.Exchange(ref _loaded, null) is { } loaded)
+        {
+            await loaded.Scheduler.DisposeAsync();
+            loaded.Model.Dispose();
+        }
+    }
+}
