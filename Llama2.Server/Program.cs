@@ -9,6 +9,8 @@ using Llama2.Server.Model;
 using Llama2.Server.OpenApi;
 using Llama2.Server.Tokenization;
 
+if (HealthCheckCommand.IsRequested(args)) return await HealthCheckCommand.RunAsync(args);
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddLogging();
 builder.UseDefaultPort(8080);

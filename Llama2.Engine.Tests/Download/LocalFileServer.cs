@@ -7,8 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace Llama2.Engine.Tests.Download;
 
 /// <summary>
-/// Serves one file at /file on a loopback port, with HTTP Range support, and can cut the connection part way
-/// through a response, as a flaky network would.
+/// Serves one file at /files/{any name} on a loopback port, with HTTP Range support; it can cut the connection part
+/// way through a response, as a flaky network would, or send slowly.
 /// </summary>
 public sealed class LocalFileServer : IAsyncDisposable
 {
@@ -26,7 +26,10 @@ public sealed class LocalFileServer : IAsyncDisposable
     /// <summary>Cut the connection of the next response after this many bytes (then serve normally).</summary>
     public long? CutNextResponseAfter { get; set; }
     public bool IgnoreRange { get; set; }
-    public Uri FileUrl => new(_app.Urls.First() + "/file");
+    /// <summary>Pause after each 64 KiB sent, to make a download slow enough to watch.</summary>
+    public TimeSpan ChunkDelay { get; set; }
+    public Uri FileUrl => UrlFor("file");
+    public Uri UrlFor(string name) => new(_app.Urls.First() + "/files/" + name);
     public Uri MissingUrl => new(_app.Urls.First() + "/missing");
 
     public static async Task<LocalFileServer> StartAsync(byte[] content)
@@ -36,7 +39,7 @@ public sealed class LocalFileServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var server = new LocalFileServer(app, content);
-        app.MapGet("/file", server.ServeAsync);
+        app.MapGet("/files/{name}", server.ServeAsync);
         await app.StartAsync();
         return server;
     }
@@ -68,7 +71,11 @@ public sealed class LocalFileServer : IAsyncDisposable
             context.Abort();
             return;
         }
-        await context.Response.Body.WriteAsync(Content.AsMemory((int)start, (int)send));
+        for (long sent = 0; sent < send; sent += 64 * 1024)
+        {
+            await context.Response.Body.WriteAsync(Content.AsMemory((int)(start + sent), (int)Math.Min(64 * 1024, send - sent)));
+            if (ChunkDelay > TimeSpan.Zero) await Task.Delay(ChunkDelay);
+        }
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();

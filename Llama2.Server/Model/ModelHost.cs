@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Llama2.Engine.Download;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
 using Llama2.Engine.Scheduling;
@@ -13,15 +14,20 @@ namespace Llama2.Server.Model;
 /// </summary>
 public sealed class ModelHost(
     IModelLoader loader,
+    ModelDownloads downloads,
     IOptions<ModelOptions> options,
     IHostApplicationLifetime lifetime,
     ILogger<ModelHost> logger) : IHostedService
 {
     readonly ModelOptions _options = options.Value;
+    readonly CancellationTokenSource _stopping = new();
     LoadedModel? _loaded;
     Task? _loading;
 
     public ModelState State { get; private set; } = ModelState.Loading;
+
+    /// <summary>Download progress while <see cref="State"/> is Downloading.</summary>
+    public string? Detail => State == ModelState.Downloading ? downloads.Status : null;
 
     /// <summary>The loaded model, or false while loading or after a failed load.</summary>
     public bool TryGetModel([NotNullWhen(true)] out LoadedModel? model)
@@ -32,14 +38,20 @@ public sealed class ModelHost(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _loading = Task.Run(Load, CancellationToken.None);
+        _loading = Task.Run(LoadAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
 
-    void Load()
+    async Task LoadAsync()
     {
         try
         {
+            if (ModelDownloads.AnyNeeded(_options))
+            {
+                State = ModelState.Downloading;
+                await downloads.FetchMissingAsync(_options, _stopping.Token);
+                State = ModelState.Loading;
+            }
             if (_options.Threads > 0) Workers.ThreadCount = _options.Threads;
             var model = loader.Load(_options);
             var scheduler = new GenerationScheduler(model, new SchedulerOptions
@@ -61,6 +73,14 @@ public sealed class ModelHost(
         {
             Fail(e.Message);
         }
+        catch (DownloadException e)
+        {
+            Fail(e.Message);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            logger.LogInformation("Stopped while downloading; the partial file is kept and resumed on the next start");
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or OutOfMemoryException)
         {
             Fail(e.Message);
@@ -76,6 +96,7 @@ public sealed class ModelHost(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        await _stopping.CancelAsync();
         if (_loading is not null) await _loading.WaitAsync(cancellationToken);
         if (Interlocked.Exchange(ref _loaded, null) is { } loaded)
         {

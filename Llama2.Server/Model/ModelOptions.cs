@@ -7,7 +7,10 @@ public sealed class ModelOptions
 {
     public const string Section = "Model";
 
-    /// <summary>llama2.c checkpoint (.bin); a relative path is taken from the working directory.</summary>
+    /// <summary>
+    /// llama2.c checkpoint (.bin); a relative path is taken from the working directory. When it is missing and
+    /// <see cref="DownloadOptions.CheckpointUrl"/> is set, it is downloaded there before the server reports ready.
+    /// </summary>
     [Required(AllowEmptyStrings = false, ErrorMessage = "Model:CheckpointPath is required (a llama2.c .bin checkpoint)")]
     public string CheckpointPath { get; set; } = "";
 
@@ -38,4 +41,35 @@ public sealed class ModelOptions
     /// <summary>Largest max_new_tokens a request may ask for.</summary>
     [Range(1, 1_000_000)]
     public int MaxNewTokens { get; set; } = 2048;
+
+    /// <summary>Where missing model files come from on first start (section <c>Model:Download</c>).</summary>
+    public DownloadOptions Download { get; set; } = new();
+}
+
+/// <summary>
+/// First-run acquisition of missing model files. Empty URLs turn it off; size and SHA-256 are checked when given.
+/// </summary>
+public sealed class DownloadOptions
+{
+    public string CheckpointUrl { get; set; } = "";
+    public string TokenizerUrl { get; set; } = "";
+    /// <summary>Expected checkpoint size in bytes; 0 = not checked.</summary>
+    [Range(0, long.MaxValue)]
+    public long CheckpointBytes { get; set; }
+    /// <summary>Expected SHA-256 of the checkpoint (hex); empty = not checked.</summary>
+    public string CheckpointSha256 { get; set; } = "";
+    public string TokenizerSha256 { get; set; } = "";
+
+    /// <summary>
+    /// Where to fetch <paramref name="path"/> from, or null. A URL serves only a path with its file name, so that
+    /// pointing CheckpointPath at some other missing file fails plainly instead of fetching the default model into it.
+    /// </summary>
+    static Llama2.Engine.Download.ModelSource? SourceFor(string path, string url, long bytes, string sha256) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+        && Path.GetFileName(uri.LocalPath) == Path.GetFileName(path)
+            ? new(uri, bytes > 0 ? bytes : null, sha256.Length > 0 ? sha256 : null)
+            : null;
+
+    public Llama2.Engine.Download.ModelSource? CheckpointSourceFor(string path) => SourceFor(path, CheckpointUrl, CheckpointBytes, CheckpointSha256);
+    public Llama2.Engine.Download.ModelSource? TokenizerSourceFor(string path) => SourceFor(path, TokenizerUrl, 0, TokenizerSha256);
 }

@@ -13,6 +13,8 @@ public static class ModelServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<ModelOptions>, ModelFilesValidator>();
         services.AddSingleton<IModelLoader, FileModelLoader>();
+        services.AddHttpClient(ModelDownloads.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<ModelDownloads>();
         services.AddSingleton<ModelHost>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         return services;
