@@ -76,6 +76,17 @@ public sealed class CheckpointFormatTests : IDisposable
         Assert.Equal(logits[0], logits[1]);
     }
 
+    [Fact]
+    public void Opens_a_checkpoint_through_a_symbolic_link()
+    {
+        var config = TestModels.Small();
+        var target = Write(config, 0);
+        var link = _dir.File("link.bin");
+        File.CreateSymbolicLink(link, target);
+        using var checkpoint = Checkpoint.Open(link);
+        Assert.Equal(config, checkpoint.Config);
+    }
+
     // ---- bad files: one exception type, the path in the message, never a crash ----
 
     CheckpointFormatException Rejects(string path, string expectedInMessage)

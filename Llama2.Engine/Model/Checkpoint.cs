@@ -31,21 +31,22 @@ public sealed unsafe class Checkpoint : IDisposable
     /// <summary>Opens and checks a checkpoint; every problem with the file is a <see cref="CheckpointFormatException"/>.</summary>
     public static Checkpoint Open(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        if (!File.Exists(path))
             throw new CheckpointFormatException(path, "checkpoint file not found");
 
         CheckpointLayout layout;
+        long length;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
+            length = stream.Length; // of the file itself, also when path is a symbolic link (FileInfo gives the link's)
             var header = new byte[CheckpointLayout.Version1HeaderBytes];
             int read = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
             layout = CheckpointHeader.Parse(header.AsSpan(0, read), path);
         }
-        if (info.Length != layout.FileBytes)
+        if (length != layout.FileBytes)
             throw new CheckpointFormatException(path,
-                $"file is {info.Length} bytes but a version {layout.Version} checkpoint of {layout.Config} " +
-                $"must be exactly {layout.FileBytes} bytes ({(info.Length < layout.FileBytes ? "truncated" : "trailing data")})");
+                $"file is {length} bytes but a version {layout.Version} checkpoint of {layout.Config} " +
+                $"must be exactly {layout.FileBytes} bytes ({(length < layout.FileBytes ? "truncated" : "trailing data")})");
 
         var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, 0, MemoryMappedFileAccess.Read);
         var view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);

@@ -30,6 +30,10 @@ public static class HostingExtensions
             await app.RunAsync();
             return app.Services.GetRequiredService<ModelHost>().State == ModelState.Failed ? 1 : 0;
         }
+        catch (OperationCanceledException) when (app.Services.GetRequiredService<ModelHost>().State == ModelState.Failed)
+        {
+            return 1; // the model failed to load before the server had finished starting; ModelHost logged why
+        }
         catch (OptionsValidationException e)
         {
             app.Logger.LogCritical("Invalid configuration: {Problems}", string.Join("; ", e.Failures));

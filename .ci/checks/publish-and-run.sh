@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# What the container does, without a Docker engine: publish exactly as docker/Dockerfile does (docker/publish.sh),
+# start the published app as the image's entrypoint would (its environment variables, port 8080, working directory,
+# a non-root user), then smoke-test /health, /generate, the --healthcheck probe, and every curl command in README's
+# "Server" section, so the README cannot rot. The server listens on 127.0.0.1 only and is stopped by its PID.
+# Last line: "N passed, N failed"; exit code non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+shared="${LLAMA2_SHARED:-$repo/../shared}"
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
+check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; fi; }
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+
+if [ ! -f "$shared/models/tiny32k.bin" ] || [ ! -f "$shared/models/tokenizer.bin" ]; then
+  fail "test models present under $shared/models (set LLAMA2_SHARED)"
+  finish
+fi
+shared=$(cd "$shared" && pwd)
+
+work=$(mktemp -d)
+chmod 755 "$work"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# 1. Publish as the Dockerfile does: restore, then the shared publish script.
+if dotnet restore Llama2.Server/Llama2.Server.csproj >"$work/publish.log" 2>&1 \
+   && sh docker/publish.sh "$work/app" >>"$work/publish.log" 2>&1; then
+  pass "published with docker/publish.sh"
+else
+  cat "$work/publish.log" >&2
+  fail "published with docker/publish.sh"
+  finish
+fi
+chmod -R a+rX "$work/app"
+
+# The image runs as a non-root user; do the same when we can.
+run_as=()
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  id llama2app >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin llama2app
+  run_as=(setpriv --reuid=llama2app --regid=llama2app --clear-groups)
+  echo "running as user llama2app"
+fi
+
+# /models holds the weights (a volume in the container).
+mkdir -p "$work/models" "$work/home"
+chmod 777 "$work/home"
+ln -s "$shared/models/tiny32k.bin" "$work/models/stories15M.bin"
+ln -s "$shared/models/tokenizer.bin" "$work/models/tokenizer.bin"
+
+if curl -s -o /dev/null --max-time 2 http://127.0.0.1:8080/; then
+  fail "port 8080 is free (something already answers there)"
+  finish
+fi
+
+# 2. Start it as the entrypoint would: WORKDIR /app, the image's environment (paths as in the volume), port 8080,
+# but bound to loopback only.
+(cd "$work/app" && exec env HOME="$work/home" \
+   ASPNETCORE_HTTP_PORTS=8080 ASPNETCORE_URLS=http://127.0.0.1:8080 \
+   Model__CheckpointPath="$work/models/stories15M.bin" Model__TokenizerPath="$work/models/tokenizer.bin" \
+   "${run_as[@]}" dotnet "$work/app/Llama2.Server.dll") >"$work/server.log" 2>&1 &
+server_pid=$!
+
+ready=""
+for _ in $(seq 1 600); do
+  if curl -sf -o /dev/null --max-time 2 http://127.0.0.1:8080/health; then ready=1; break; fi
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ready" ]; then
+  cat "$work/server.log" >&2
+  fail "published server becomes healthy"
+  finish
+fi
+pass "published server becomes healthy"
+
+check "--healthcheck probe says healthy" \
+  dotnet "$work/app/Llama2.Server.dll" --healthcheck http://127.0.0.1:8080/health
+answer=$(curl -s --max-time 60 http://127.0.0.1:8080/generate -H 'Content-Type: application/json' \
+  -d '{"inputs":"Once upon a time","parameters":{"max_new_tokens":8}}')
+check "/generate answers generated_text" grep -q '"generated_text":"' <<<"$answer"
+
+# 3. Every curl command in README's "Server" section, as written (fail on HTTP errors, bounded in time).
+readme_curls=$(awk '
+  /^## / { in_section = ($0 == "## Server") }
+  in_section && /^```/ { in_block = !in_block; next }
+  in_section && in_block {
+    line = $0
+    if (cmd != "") { cmd = cmd "\n" line } else if (line ~ /^curl /) { cmd = line } else { next }
+    if (line !~ /\\$/) { print cmd; print "\x1e"; cmd = "" }
+  }' README.md)
+count=0
+while IFS= read -r -d $'\x1e' command; do
+  command=${command#$'\n'}
+  [ -n "$command" ] || continue
+  count=$((count + 1))
+  output=$(bash -c "${command/curl /curl --fail-with-body --max-time 60 }" 2>&1)
+  code=$?
+  first_line=$(head -n 1 <<<"$command")
+  if [ "$code" -eq 0 ] && [ -n "$output" ]; then pass "README: $first_line"; else echo "$output" >&2; fail "README: $first_line (exit $code)"; fi
+done < <(printf '%s' "$readme_curls")
+check "README's Server section has curl commands ($count)" test "$count" -ge 3
+
+# 4. Stop by PID; the probe then reports unhealthy.
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null
+server_pid=""
+check "--healthcheck probe fails once the server is gone" \
+  bash -c "! dotnet '$work/app/Llama2.Server.dll' --healthcheck http://127.0.0.1:8080/health >/dev/null"
+finish
