@@ -25,12 +25,14 @@ public static class HostingExtensions
     /// </summary>
     public static async Task<int> RunOrExplainAsync(this WebApplication app)
     {
+        ModelHost? model = null;
         try
         {
+            model = app.Services.GetRequiredService<ModelHost>(); // before RunAsync, which disposes the services
             await app.RunAsync();
-            return app.Services.GetRequiredService<ModelHost>().State == ModelState.Failed ? 1 : 0;
+            return model.State == ModelState.Failed ? 1 : 0;
         }
-        catch (OperationCanceledException) when (app.Services.GetRequiredService<ModelHost>().State == ModelState.Failed)
+        catch (OperationCanceledException) when (model?.State == ModelState.Failed)
         {
             return 1; // the model failed to load before the server had finished starting; ModelHost logged why
         }
