@@ -1,1 +1,2 @@
 global using Xunit;
+global using Llama2.Engine.Tests.TestData;

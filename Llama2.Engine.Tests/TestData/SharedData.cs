@@ -2,13 +2,17 @@ namespace Llama2.Engine.Tests.TestData;
 
 /// <summary>
 /// Finds ../shared (real models and run.c's golden outputs) beside the repository, or where LLAMA2_SHARED points.
-/// A test that needs it and cannot find it fails under CI and is skipped otherwise.
+/// A test that needs it and cannot find it fails under CI and is skipped otherwise. (Shared by the server tests.)
 /// </summary>
 public static class SharedData
 {
     static readonly Lazy<string?> Root = new(FindRoot);
 
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
+    public static string Tiny32k => Require("models/tiny32k.bin");
+    public static string Stories260K => Require("models/stories260K.bin");
+    public static string Tokenizer32k => Require("models/tokenizer.bin");
 
     /// <summary>Path of a file under ../shared (e.g. "models/tiny32k.bin"); skips or fails the test if it is missing.</summary>
     public static string Require(string relativePath)
@@ -28,7 +32,7 @@ public static class SharedData
     static string? FindRoot()
     {
         var fromEnvironment = Environment.GetEnvironmentVariable("LLAMA2_SHARED");
-        if (!string.IsNullOrEmpty(fromEnvironment)) return Directory.Exists(fromEnvironment) ? fromEnvironment : null;
+        if (!string.IsNullOrEmpty(fromEnvironment)) return Directory.Exists(fromEnvironment) ? Path.GetFullPath(fromEnvironment) : null;
         var beside = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared"));
         return Directory.Exists(beside) ? beside : null;
     }
