@@ -4,16 +4,7 @@
 # a non-root user), then smoke-test /health, /generate, the --healthcheck probe, and every curl command in README's
 # "Server" section, so the README cannot rot. The server listens on 127.0.0.1 only and is stopped by its PID.
 # Last line: "N passed, N failed"; exit code non-zero on any failure.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-repo=$(pwd)
-shared="${LLAMA2_SHARED:-$repo/../shared}"
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
-check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; fi; }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+source "$(dirname "$0")/../check-lib.sh"
 
 if [ ! -f "$shared/models/tiny32k.bin" ] || [ ! -f "$shared/models/tokenizer.bin" ]; then
   fail "test models present under $shared/models (set LLAMA2_SHARED)"

@@ -2,16 +2,7 @@
 # End-to-end check of Llama2.Server: builds it, starts the real process on 127.0.0.1 with tiny32k, waits for
 # /health, drives it with curl (streaming with -N), asserts on the answers, stops it by its PID.
 # Last line: "N passed, N failed"; exit code non-zero on any failure.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-repo=$(pwd)
-shared="${LLAMA2_SHARED:-$repo/../shared}"
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
-check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; fi; }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+source "$(dirname "$0")/../check-lib.sh"
 
 model="$shared/models/tiny32k.bin"
 tokenizer="$shared/models/tokenizer.bin"

@@ -6,6 +6,17 @@ namespace Llama2.Server.Hosting;
 public static class HostingExtensions
 {
     /// <summary>
+    /// The content root (where appsettings.json and wwwroot are) is the working directory, as usual, when it holds
+    /// appsettings.json (dotnet run, the container's /app); otherwise the app's own folder, so that
+    /// <c>dotnet path/to/Llama2.Server.dll</c> run from anywhere still has its configuration and its log.
+    /// </summary>
+    public static WebApplicationOptions Options(string[] args) => new()
+    {
+        Args = args,
+        ContentRootPath = File.Exists("appsettings.json") ? null : AppContext.BaseDirectory,
+    };
+
+    /// <summary>
     /// Listens on <paramref name="port"/> on every interface unless the address is configured the ASP.NET way
     /// (--urls, ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS, Kestrel:Endpoints).
     /// </summary>
@@ -25,14 +36,16 @@ public static class HostingExtensions
     /// </summary>
     public static async Task<int> RunOrExplainAsync(this WebApplication app)
     {
-        ModelHost? model = null;
+        // Options are validated here, before the host starts: a failed start stops the logger with it, and the
+        // problem could no longer be logged.
         try
         {
-            model = app.Services.GetRequiredService<ModelHost>(); // before RunAsync, which disposes the services
-            await app.RunAsync();
-            return model.State == ModelState.Failed ? 1 : 0;
+            app.Services.GetService<IStartupValidator>()?.Validate();
+            await app.StartAsync();
+            await app.WaitForShutdownAsync();
+            return ModelFailed(app) ? 1 : 0;
         }
-        catch (OperationCanceledException) when (model?.State == ModelState.Failed)
+        catch (OperationCanceledException) when (ModelFailed(app))
         {
             return 1; // the model failed to load before the server had finished starting; ModelHost logged why
         }
@@ -51,5 +64,11 @@ public static class HostingExtensions
             app.Logger.LogCritical(e, "The server stopped on an unexpected error");
             return 1;
         }
+        finally
+        {
+            await app.DisposeAsync();
+        }
     }
+
+    static bool ModelFailed(WebApplication app) => app.Services.GetRequiredService<ModelHost>().State == ModelState.Failed;
 }

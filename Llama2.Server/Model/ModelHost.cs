@@ -19,7 +19,9 @@ public sealed class ModelHost(
     IHostApplicationLifetime lifetime,
     ILogger<ModelHost> logger) : IHostedService
 {
-    readonly ModelOptions _options = options.Value;
+    // Read when loading starts, not at construction: resolving this service must never throw options validation
+    // errors (start-up reports those once, in HostingExtensions).
+    ModelOptions _options = null!;
     readonly CancellationTokenSource _stopping = new();
     LoadedModel? _loaded;
     Task? _loading;
@@ -38,6 +40,7 @@ public sealed class ModelHost(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        _options = options.Value;
         _loading = Task.Run(LoadAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
