@@ -68,6 +68,19 @@ public sealed class SamplerTests
         Assert.Equal([0, 1], seen.Order());
     }
 
+    [Fact]
+    public void Seed_zero_samples_like_any_other_seed_not_like_argmax()
+    {
+        int[] Draw(ulong seed)
+        {
+            var sampler = new Sampler(50, new SamplingOptions { Temperature = 1f, TopP = 0f, Seed = seed });
+            return Enumerable.Range(0, 40).Select(_ => sampler.Sample(new float[50], [], out float _)).ToArray();
+        }
+        var zero = Draw(0);
+        Assert.Equal(zero, Draw(0));
+        Assert.True(zero.Distinct().Count() > 10, "seed 0 must not be stuck on one token");
+    }
+
     [Theory]
     [InlineData(-0.1f, 0.9f, 0, 1f, "temperature")]
     [InlineData(float.NaN, 0.9f, 0, 1f, "temperature")]

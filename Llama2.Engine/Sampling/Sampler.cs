@@ -19,11 +19,15 @@ public sealed class Sampler
     public Sampler(int vocabSize, SamplingOptions options)
     {
         _options = options;
-        _random = new XorShiftRandom(options.Seed);
+        // xorshift never leaves state 0, so seed 0 would draw coin 0 for ever; run.c never uses it (0 means "clock").
+        _random = new XorShiftRandom(options.Seed == 0 ? ZeroSeedReplacement : options.Seed);
         _candidates = new ProbIndex[vocabSize];
         if (options.TopK > 0 && options.TopK < vocabSize) _topKScratch = new float[vocabSize];
         if (options.RepetitionPenalty != 1f) _seen = new int[vocabSize];
     }
+
+    /// <summary>The state seed 0 starts from instead (any fixed non-zero value keeps seed 0 reproducible).</summary>
+    public const ulong ZeroSeedReplacement = 0x9E3779B97F4A7C15;
 
     public SamplingOptions Options => _options;
 
