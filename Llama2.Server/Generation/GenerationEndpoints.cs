@@ -3,6 +3,7 @@ using Llama2.Engine.Generation;
 using Llama2.Engine.Scheduling;
 using Llama2.Server.Api;
 using Llama2.Server.Errors;
+using Llama2.Server.Metrics;
 using Llama2.Server.Model;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -57,12 +58,14 @@ public static class GenerationEndpoints
         if (!TryStart(body, http, host, model.Value, api.Value, out var generation, out var scheduled, out var error)) return error;
         if (stream) return new TokenStreamResult(generation, scheduled, TimeSpan.FromSeconds(api.Value.StreamHeartbeatSeconds));
 
+        using var metrics = GenerationMetrics.Start(http, generation, scheduled);
         var tokens = new List<TokenInfo>();
         GenerationSummary? summary = null;
         try
         {
             await foreach (var token in scheduled.Tokens.ReadAllAsync(http.RequestAborted))
             {
+                metrics.OnToken(token);
                 tokens.Add(token.ToTokenInfo());
                 summary ??= token.Summary;
             }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Llama2.Engine.Scheduling;
 using Llama2.Server.Errors;
+using Llama2.Server.Metrics;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -24,6 +25,7 @@ public sealed class TokenStreamResult(ValidatedGeneration generation, ScheduledG
 
     public async Task ExecuteAsync(HttpContext http)
     {
+        using var metrics = GenerationMetrics.Start(http, generation, scheduled);
         var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         var logger = http.RequestServices.GetRequiredService<ILogger<TokenStreamResult>>();
         var response = http.Response;
@@ -56,6 +58,7 @@ public sealed class TokenStreamResult(ValidatedGeneration generation, ScheduledG
                 if (!await more) break;
                 while (tokens.TryRead(out var token))
                 {
+                    metrics.OnToken(token);
                     var summary = token.Summary;
                     if (summary is not null) GenerationLog.Record(http, summary);
                     var item = new StreamResponse(token.Index + 1, token.ToTokenInfo(), summary?.GeneratedText,

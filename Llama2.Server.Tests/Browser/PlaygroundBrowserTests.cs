@@ -1,0 +1,235 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Llama2.Server.Tests.TestData;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+
+namespace Llama2.Server.Tests.Browser;
+
+/// <summary>
+/// The playground page in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
+/// ever downloaded) against the real server on Kestrel on a loopback port. Screenshots go to TestResults/playground/.
+/// </summary>
+public sealed class PlaygroundBrowserTests
+{
+    const string ChromiumPath = "/usr/bin/chromium";
+
+    static readonly string[] ChromiumArgs =
+    [
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
+    ];
+
+    static CancellationToken TestToken => TestContext.Current.CancellationToken;
+
+    static string ScreenshotFolder => Directory.CreateDirectory(
+        Path.Combine(SharedData.RepositoryRoot, "TestResults", "playground")).FullName;
+
+    /// <summary>Chromium, or a skip (a failure under CI) saying how to get it.</summary>
+    static void RequireChromium()
+    {
+        if (File.Exists(ChromiumPath)) return;
+        var reason = $"{ChromiumPath} not found: install Debian's chromium (apt-get install -y chromium) to run the browser tests";
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"))) Assert.Fail(reason);
+        Assert.Skip(reason);
+    }
+
+    static async Task<(IPlaywright, IBrowser)> LaunchAsync()
+    {
+        var playwright = await Playwright.CreateAsync();
+        try
+        {
+            var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = ChromiumPath,
+                Headless = true,
+                Args = ChromiumArgs,
+                Timeout = 60_000,
+            });
+            return (playwright, browser);
+        }
+        catch
+        {
+            playwright.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// tiny32k with one-token buffers behind a <see cref="SlowLink"/>: the pace of a stream is the link's, so the
+    /// test can watch it and stop it mid-way however fast the model is.
+    /// </summary>
+    static Task<LoopbackServer> StartServerAsync(SlowLink link) => LoopbackServer.StartAsync(
+        new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = SharedData.Tiny32k,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+            ["Model:TokenBufferSize"] = "1",
+        },
+        services => services.AddSingleton<IStartupFilter>(link));
+
+    static async Task<IPage> OpenAsync(IBrowser browser, LoopbackServer server, int width, int height)
+    {
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions
+        {
+            ViewportSize = new ViewportSize { Width = width, Height = height },
+            BaseURL = server.Address.ToString(),
+        });
+        page.SetDefaultTimeout(30_000);
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        page.Console += (_, message) => { if (message.Type == "error") errors.Add(message.Text); };
+        var response = await page.GotoAsync("/");
+        Assert.Equal(200, response!.Status);
+        // The model line fills in from /info, and the prompt's token count from /tokenize.
+        await Assertions.Expect(page.Locator("#model")).ToContainTextAsync("tiny32k · 3.1M parameters · dim 48, 2 layers, 6 heads (2 kv) · vocab 32000 · context 128");
+        await Assertions.Expect(page.Locator("#prompt-tokens")).ToHaveTextAsync("5 tokens · room for 123 more");
+        Assert.Empty(errors);
+        return page;
+    }
+
+    static async Task<JsonElement> InfoAsync(LoopbackServer server)
+    {
+        using var response = await server.Client.GetAsync("/info", TestToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.ReadJsonAsync();
+    }
+
+    static async Task<PrometheusText> MetricsAsync(LoopbackServer server) =>
+        new(await server.Client.GetStringAsync("/metrics", TestToken));
+
+    [Fact(Timeout = 180_000)]
+    public async Task The_page_streams_tokens_shows_the_rate_and_stop_frees_the_sequence()
+    {
+        RequireChromium();
+        Assertions.SetDefaultExpectTimeout(30_000);
+        var link = new SlowLink();
+        await using var server = await StartServerAsync(link);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await OpenAsync(browser, server, 1280, 800);
+
+        // The max new tokens default was brought down to the room left in tiny32k's 128-token context.
+        Assert.Equal("123", await page.Locator("#max_new_tokens").InputValueAsync());
+
+        // 1. Generate: record every change of the output with its time, in the page itself.
+        await page.EvaluateAsync("""
+            () => {
+              const target = document.getElementById("generated");
+              window.samples = [];
+              new MutationObserver(() => window.samples.push({ t: performance.now(), n: target.textContent.length }))
+                .observe(target, { childList: true, characterData: true, subtree: true });
+            }
+            """);
+        link.DelayPerWrite = TimeSpan.FromMilliseconds(10);
+        await page.Locator("#prompt").FillAsync("Once upon a time");
+        await page.Locator("#max_new_tokens").FillAsync("60");
+        await page.Locator("#seed").FillAsync("42");
+        await page.Locator("#generate").ClickAsync();
+        await Assertions.Expect(page.Locator("body")).ToHaveAttributeAsync("data-state", "done");
+
+        var samples = (await page.EvaluateAsync<double[][]>("() => window.samples.map(s => [s.t, s.n])"))
+            .Select(s => new Sample(s[0], (int)s[1])).ToList();
+        var growth = samples.Zip(samples.Skip(1), (a, b) => (a, b)).Where(p => p.b.N > p.a.N).Select(p => p.b).Prepend(samples[0]).ToList();
+        var moments = growth.Select(s => Math.Round(s.T)).Distinct().Count();
+        Assert.True(moments >= 3, $"the output grew at {moments} distinct moments only: " +
+            string.Join(", ", samples.Select(s => $"{s.N}@{s.T:0}")));
+        Assert.True(growth[^1].T - growth[0].T > 100, "the output did not grow over time"); // ≥ 60 writes of 10 ms
+
+        // What the page shows is exactly what the server generates for the same request.
+        var text = await page.Locator("#generated").TextContentAsync();
+        Assert.Equal("Once upon a time", await page.Locator("#echo").TextContentAsync());
+        using (var same = await server.Client.PostJsonAsync("/generate",
+            """{"inputs": "Once upon a time", "parameters": {"max_new_tokens": 60, "temperature": 0.8, "top_p": 0.9, "seed": 42, "details": true}}"""))
+        {
+            var body = await same.ReadJsonAsync();
+            Assert.Equal(body.GetProperty("generated_text").GetString(), text);
+            Assert.Equal(body.GetProperty("details").GetProperty("generated_tokens").GetInt32().ToString(CultureInfo.InvariantCulture),
+                await page.Locator("#stat-tokens").TextContentAsync());
+        }
+        Assert.Equal(samples[^1].N, text!.Length);
+        var rate = double.Parse((await page.Locator("#stat-tps").TextContentAsync())!, CultureInfo.InvariantCulture);
+        Assert.True(rate > 0, $"tok/s {rate}");
+        Assert.EndsWith(" ms", await page.Locator("#stat-ttft").TextContentAsync());
+        Assert.Contains(await page.Locator("#stat-finish").TextContentAsync(), new[] { "length", "eos token" });
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "desktop-1280x800.png") });
+
+        // 2. A long generation, stopped mid-way: the server frees the sequence.
+        link.DelayPerWrite = TimeSpan.FromMilliseconds(60); // ~7 s for the whole room
+        await page.Locator("#max_new_tokens").FillAsync("123");
+        await page.Locator("#seed").FillAsync("");
+        var before = await MetricsAsync(server);
+        await page.Locator("#generate").ClickAsync();
+        await page.WaitForFunctionAsync("() => Number(document.getElementById('stat-tokens').textContent) >= 3");
+        Assert.Equal(1, (await InfoAsync(server)).GetProperty("active_sequences").GetInt32());
+        await page.Locator("#stop-button").ClickAsync();
+        await Assertions.Expect(page.Locator("body")).ToHaveAttributeAsync("data-state", "stopped");
+        await Assertions.Expect(page.Locator("#stat-finish")).ToHaveTextAsync("stopped");
+        await Assertions.Expect(page.Locator("#generate")).ToBeEnabledAsync();
+        await Assertions.Expect(page.Locator("#stop-button")).ToBeDisabledAsync();
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await InfoAsync(server)).GetProperty("active_sequences").GetInt32() != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "a sequence is still active 10 s after Stop");
+            await Task.Delay(20, TestToken);
+        }
+        var after = await MetricsAsync(server);
+        Assert.Equal(0, after["llama2_active_sequences"]);
+        Assert.Equal(1, after.Delta(before, "llama2_generations_total", ("endpoint", "generate_stream"), ("finish_reason", "cancelled")));
+        var shown = int.Parse((await page.Locator("#stat-tokens").TextContentAsync())!, CultureInfo.InvariantCulture);
+        Assert.InRange(shown, 3, 122); // stopped before the end
+        Assert.InRange(after.Delta(before, "llama2_generated_tokens_total"), shown, 122);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "desktop-stopped.png") });
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task Errors_read_as_sentences_and_the_page_fits_a_phone()
+    {
+        RequireChromium();
+        Assertions.SetDefaultExpectTimeout(30_000);
+        var link = new SlowLink();
+        await using var server = await StartServerAsync(link);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await OpenAsync(browser, server, 390, 844);
+
+        // Nothing wider than the screen.
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"),
+            "the page scrolls sideways at 390 px");
+
+        // A 422 from the server (more stop sequences than allowed), through the keyboard shortcut.
+        await page.Locator("#stop").FillAsync("a\nb\nc\nd\ne");
+        await page.Locator("#prompt").PressAsync("Control+Enter");
+        await Assertions.Expect(page.Locator("body")).ToHaveAttributeAsync("data-state", "error");
+        await Assertions.Expect(page.Locator("#error")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#error")).ToHaveTextAsync("Invalid request: `stop` supports up to 4 stop sequences. Given: 5");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "phone-error.png"), FullPage = true });
+
+        // The error goes away with the next good request; the whole page, generated, at phone width.
+        await page.Locator("#stop").FillAsync("");
+        await page.Locator("#max_new_tokens").FillAsync("80");
+        await page.Locator("#prompt").PressAsync("Control+Enter");
+        await Assertions.Expect(page.Locator("body")).ToHaveAttributeAsync("data-state", "done");
+        await Assertions.Expect(page.Locator("#error")).ToBeHiddenAsync();
+        Assert.NotEmpty((await page.Locator("#generated").TextContentAsync())!);
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"),
+            "the generated text makes the page scroll sideways at 390 px");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "phone-390x844.png"), FullPage = true });
+
+        // Past the room left in the context: the browser's own validation says so, and nothing is sent.
+        var requests = 0;
+        page.Request += (_, request) => { if (request.Url.EndsWith("/generate_stream", StringComparison.Ordinal)) requests++; };
+        await page.Locator("#max_new_tokens").FillAsync("500");
+        await page.Locator("#generate").ClickAsync();
+        Assert.False(await page.Locator("#max_new_tokens").EvaluateAsync<bool>("e => e.validity.valid"));
+        Assert.Equal("done", await page.Locator("body").GetAttributeAsync("data-state"));
+        Assert.Equal(0, requests);
+    }
+
+    sealed record Sample(double T, int N);
+}
