@@ -76,10 +76,10 @@ public sealed class SequenceGenerator
         }
 
         var transformer = _model.Transformer;
-        // Feed every token not yet in the KV cache (the whole prompt at first, then the last sampled token).
-        Span<float> logits = default;
-        for (int pos = _generated == 0 ? 0 : _count - 1; pos < _count; pos++)
-            logits = transformer.Forward(_tokens[pos], pos, _state);
+        // Feed every token not yet in the KV cache: the whole prompt at first (as one batch), then the last sampled token.
+        Span<float> logits = _generated == 0
+            ? transformer.Prefill(_tokens.AsSpan(0, _count), 0, _state)
+            : transformer.Forward(_tokens[_count - 1], _count - 1, _state);
 
         int previous = _tokens[_count - 1];
         int next = _sampler.Sample(logits, _tokens.AsSpan(0, _count), out float logprob);

@@ -1,35 +1,325 @@
-using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Llama2.Engine.Kernels;
 
-/// <summary>Matrix × vector: the hot loop of decoding, reading every weight once per token.</summary>
+/// <summary>
+/// Weights × activations: out[t, i] = Σ_k W[i, k] · x[t, k] for every row i of a row-major weight matrix (d × n)
+/// and every token t of a batch (tokens × n, one row per token). One token is decoding (matrix × vector, bound by
+/// reading the weights); a prompt is prefill (matrix × matrix, bound by arithmetic).
+/// <para>
+/// Determinism: every output is the same dot product, computed the same way whatever the batch: one vector
+/// accumulator over the k-chunks in order (fused multiply-add), its lanes summed by a fixed tree, then the leftover
+/// k (n not a multiple of the width) added one by one with scalar fused multiply-adds. The register-blocked tiles
+/// (4 rows × 6 tokens, 4 × 4, 4 × 1, 1 × 1) only change which outputs are computed side by side, never the order
+/// within one, so a batch of tokens gives bit for bit what the tokens give one at a time.
+/// </para>
+/// </summary>
+[SkipLocalsInit]
 public static unsafe class MatMul
 {
+    const int RowBlock = 4, TokenBlock = 6;
+
+    /// <summary>xout (d) = W (d × n) · x (n).</summary>
+    public static void MatVec(Span<float> xout, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int d) =>
+        Gemm(xout, x, w, n, d, 1);
+
+    /// <summary>xout (tokens × d) = x (tokens × n) · Wᵀ, W being d × n.</summary>
+    public static void Gemm(Span<float> xout, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int d, int tokens) =>
+        Run(Simd.Width, Epilogue.Store, x, n, tokens, w, default, xout, d);
+
+    /// <summary>xout (tokens × d) += x (tokens × n) · Wᵀ: a projection added to the residual stream.</summary>
+    public static void GemmAdd(Span<float> xout, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int d, int tokens) =>
+        Run(Simd.Width, Epilogue.Add, x, n, tokens, w, default, xout, d);
+
     /// <summary>
-    /// xout (d) = W (d × n, row-major) · x (n). Rows are split across the worker threads when the matrix is large
-    /// enough for that to pay off.
+    /// The feed-forward's first half in one pass: h (tokens × hidden) = silu(x · W1ᵀ) ⊙ (x · W3ᵀ), the rows of W1 and
+    /// W3 read side by side.
     /// </summary>
-    public static void MatVec(Span<float> xout, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int d)
+    public static void SwiGlu(Span<float> h, ReadOnlySpan<float> x, ReadOnlySpan<float> w1, ReadOnlySpan<float> w3,
+        int n, int hidden, int tokens) =>
+        Run(Simd.Width, Epilogue.SwiGlu, x, n, tokens, w1, w3, h, hidden);
+
+    /// <summary>
+    /// Three projections of the same activations in one dispatch (attention's q, k and v):
+    /// q (tokens × dq) = x · Wqᵀ, k (tokens × dk) = x · Wkᵀ, v (tokens × dv) = x · Wvᵀ.
+    /// </summary>
+    public static void Gemm3(ReadOnlySpan<float> x, int n, int tokens,
+        ReadOnlySpan<float> wq, Span<float> q, int dq,
+        ReadOnlySpan<float> wk, Span<float> k, int dk,
+        ReadOnlySpan<float> wv, Span<float> v, int dv) =>
+        Gemm3(Simd.Width, x, n, tokens, wq, q, dq, wk, k, dk, wv, v, dv);
+
+    /// <summary>The kernels at a given vector width (16, 8, 4 or 1), so that tests can check every rung of the ladder.</summary>
+    internal static void Gemm(int width, Span<float> xout, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int d, int tokens) =>
+        Run(width, Epilogue.Store, x, n, tokens, w, default, xout, d);
+
+    internal static void GemmAdd(int width, Span<float> xout, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int d, int tokens) =>
+        Run(width, Epilogue.Add, x, n, tokens, w, default, xout, d);
+
+    internal static void SwiGlu(int width, Span<float> h, ReadOnlySpan<float> x, ReadOnlySpan<float> w1, ReadOnlySpan<float> w3,
+        int n, int hidden, int tokens) =>
+        Run(width, Epilogue.SwiGlu, x, n, tokens, w1, w3, h, hidden);
+
+    internal static void Gemm3(int width, ReadOnlySpan<float> x, int n, int tokens,
+        ReadOnlySpan<float> wq, Span<float> q, int dq,
+        ReadOnlySpan<float> wk, Span<float> k, int dk,
+        ReadOnlySpan<float> wv, Span<float> v, int dv)
     {
-        if (w.Length < (long)n * d || x.Length < n || xout.Length < d)
-            throw new ArgumentException("matrix and vector sizes do not match");
-        fixed (float* pOut = xout, pX = x, pW = w)
+        Check(x, n, tokens, wq, q, dq);
+        Check(x, n, tokens, wk, k, dk);
+        Check(x, n, tokens, wv, v, dv);
+        fixed (float* px = x, pwq = wq, pq = q, pwk = wk, pk = k, pwv = wv, pv = v)
         {
-            var job = new MatVecJob(pOut, pX, pW, n);
-            Workers.For(d, ref job);
+            var job = new GemmJob(width, Epilogue.Store, px, n, tokens,
+                new Projection(pwq, null, dq, pq), new Projection(pwk, null, dk, pk), new Projection(pwv, null, dv, pv));
+            Workers.For(job.Blocks, ref job);
         }
     }
 
-    readonly struct MatVecJob(float* xout, float* x, float* w, int n) : IRowJob
+    static void Run(int width, Epilogue mode, ReadOnlySpan<float> x, int n, int tokens, ReadOnlySpan<float> w, ReadOnlySpan<float> w3,
+        Span<float> xout, int d)
     {
+        Check(x, n, tokens, w, xout, d);
+        if (mode == Epilogue.SwiGlu && w3.Length < (long)n * d) throw new ArgumentException("matrix and vector sizes do not match");
+        fixed (float* px = x, pw = w, pw3 = w3, pout = xout)
+        {
+            var job = new GemmJob(width, mode, px, n, tokens, new Projection(pw, pw3, d, pout), default, default);
+            Workers.For(job.Blocks, ref job);
+        }
+    }
+
+    static void Check(ReadOnlySpan<float> x, int n, int tokens, ReadOnlySpan<float> w, Span<float> xout, int d)
+    {
+        if (n <= 0 || d < 0 || tokens <= 0 || w.Length < (long)n * d || x.Length < (long)n * tokens || xout.Length < (long)d * tokens)
+            throw new ArgumentException("matrix and vector sizes do not match");
+    }
+
+    enum Epilogue { Store, Add, SwiGlu }
+
+    /// <summary>One weight matrix (rows × n) and where its outputs go (tokens × rows).</summary>
+    readonly struct Projection(float* w, float* w3, int rows, float* output)
+    {
+        public readonly float* W = w, W3 = w3, Out = output;
+        public readonly int Rows = rows;
+        public int Blocks => (Rows + RowBlock - 1) / RowBlock;
+    }
+
+    /// <summary>Up to three projections of the same activations; the unit of work is a block of 4 weight rows.</summary>
+    readonly struct GemmJob(int width, Epilogue mode, float* x, int n, int tokens, Projection p0, Projection p1, Projection p2) : IRowJob
+    {
+        public int Blocks => p0.Blocks + p1.Blocks + p2.Blocks;
+        public long CostPerRow => (long)RowBlock * n * tokens * (mode == Epilogue.SwiGlu ? 2 : 1);
+
         public void Run(int start, int end)
         {
-            var xs = new ReadOnlySpan<float>(x, n);
-            for (int i = start; i < end; i++)
-                xout[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(w + (long)i * n, n), xs);
+            for (int b = start; b < end; b++)
+            {
+                if (b < p0.Blocks) Block(p0, b);
+                else if (b < p0.Blocks + p1.Blocks) Block(p1, b - p0.Blocks);
+                else Block(p2, b - p0.Blocks - p1.Blocks);
+            }
         }
 
-        public long CostPerRow => n;
+        void Block(in Projection p, int block)
+        {
+            switch (width)
+            {
+                case 16: Block<Vector512<float>, Ops512>(p, block); break;
+                case 8: Block<Vector256<float>, Ops256>(p, block); break;
+                case 4: Block<Vector128<float>, Ops128>(p, block); break;
+                default: Block<float, OpsScalar>(p, block); break;
+            }
+        }
+
+        void Block<TVec, TOps>(in Projection p, int block) where TVec : struct where TOps : struct, IVectorOps<TVec>
+        {
+            int row0 = block * RowBlock, rows = Math.Min(RowBlock, p.Rows - row0);
+            float* res = stackalloc float[RowBlock * TokenBlock];
+            float* res3 = stackalloc float[RowBlock * TokenBlock];
+            for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
+            {
+                int tt = Math.Min(TokenBlock, tokens - t0);
+                float* xt = x + (long)t0 * n;
+                Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res);
+                if (mode == Epilogue.SwiGlu) Tile<TVec, TOps>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3);
+                for (int t = 0; t < tt; t++)
+                {
+                    float* o = p.Out + (long)(t0 + t) * p.Rows + row0;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float v = res[r * TokenBlock + t];
+                        switch (mode)
+                        {
+                            case Epilogue.Store: o[r] = v; break;
+                            case Epilogue.Add: o[r] += v; break;
+                            default: o[r] = Ops.Silu(v) * res3[r * TokenBlock + t]; break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>res[r · 6 + t] = W[r] · x[t] for rows × tokens ≤ 4 × 6 (rows of W and x are n apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<TVec, TOps>(float* w, int rows, float* x, int tokens, int n, float* res)
+        where TVec : struct where TOps : struct, IVectorOps<TVec>
+    {
+        if (rows == 4 && tokens == 6)
+            Dot4x6<TVec, TOps>(w, x, n, res);
+        else if (rows == 4)
+        {
+            int t = 0;
+            if (tokens >= 4)
+            {
+                Dot4x4<TVec, TOps>(w, x, n, res);
+                t = 4;
+            }
+            for (; t < tokens; t++) Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t, TokenBlock);
+        }
+        else
+            for (int r = 0; r < rows; r++)
+                for (int t = 0; t < tokens; t++)
+                    res[r * TokenBlock + t] = Dot<TVec, TOps>(w + (long)r * n, x + (long)t * n, n);
+    }
+
+    /// <summary>The scalar leftover of a dot product, after the vector part up to k: always added the same way.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Tail(float sum, float* w, float* x, int k, int n)
+    {
+        for (; k < n; k++) sum = MathF.FusedMultiplyAdd(w[k], x[k], sum);
+        return sum;
+    }
+
+    /// <summary>One dot product of length n.</summary>
+    internal static float Dot<TVec, TOps>(float* w, float* x, int n) where TVec : struct where TOps : struct, IVectorOps<TVec>
+    {
+        TVec a = TOps.Zero;
+        int k = 0;
+        for (; k <= n - TOps.Width; k += TOps.Width) a = TOps.Fma(TOps.Load(w + k), TOps.Load(x + k), a);
+        return Tail(TOps.Sum(a), w, x, k, n);
+    }
+
+    /// <summary>
+    /// Four rows (ldw apart) against one vector: res[0], res[stride], res[2·stride], res[3·stride]. Decoding's kernel:
+    /// each chunk of x is loaded once for four rows, and four independent accumulators keep the FMA units busy.
+    /// </summary>
+    internal static void Dot4x1<TVec, TOps>(float* w, long ldw, float* x, int n, float* res, int stride)
+        where TVec : struct where TOps : struct, IVectorOps<TVec>
+    {
+        float* w0 = w, w1 = w + ldw, w2 = w + 2 * ldw, w3 = w + 3 * ldw;
+        TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
+        int k = 0;
+        long ahead = 4 * ldw; // the next block of rows: fetched while this one is summed, so the stream never stalls
+        for (; k <= n - TOps.Width; k += TOps.Width)
+        {
+            if (System.Runtime.Intrinsics.X86.Sse.IsSupported && (k & 15) == 0)
+            {
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(w0 + ahead + k);
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(w1 + ahead + k);
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(w2 + ahead + k);
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(w3 + ahead + k);
+            }
+            TVec xv = TOps.Load(x + k);
+            a0 = TOps.Fma(TOps.Load(w0 + k), xv, a0);
+            a1 = TOps.Fma(TOps.Load(w1 + k), xv, a1);
+            a2 = TOps.Fma(TOps.Load(w2 + k), xv, a2);
+            a3 = TOps.Fma(TOps.Load(w3 + k), xv, a3);
+        }
+        res[0] = Tail(TOps.Sum(a0), w0, x, k, n);
+        res[stride] = Tail(TOps.Sum(a1), w1, x, k, n);
+        res[2 * stride] = Tail(TOps.Sum(a2), w2, x, k, n);
+        res[3 * stride] = Tail(TOps.Sum(a3), w3, x, k, n);
+    }
+
+    /// <summary>
+    /// Prefill's micro-kernel: 4 weight rows × 6 tokens, 24 accumulators in registers. Each k-chunk costs 10 loads
+    /// for 24 fused multiply-adds, and the 4 weight rows stay in L1 while the kernel walks over all the tokens.
+    /// </summary>
+    static void Dot4x6<TVec, TOps>(float* w, float* x, int n, float* res) where TVec : struct where TOps : struct, IVectorOps<TVec>
+    {
+        float* w0 = w, w1 = w + n, w2 = w + 2 * n, w3 = w + 3 * n;
+        float* x0 = x, x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n, x4 = x + 4 * n, x5 = x + 5 * n;
+        TVec a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero, a03 = TOps.Zero, a04 = TOps.Zero, a05 = TOps.Zero;
+        TVec a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero, a13 = TOps.Zero, a14 = TOps.Zero, a15 = TOps.Zero;
+        TVec a20 = TOps.Zero, a21 = TOps.Zero, a22 = TOps.Zero, a23 = TOps.Zero, a24 = TOps.Zero, a25 = TOps.Zero;
+        TVec a30 = TOps.Zero, a31 = TOps.Zero, a32 = TOps.Zero, a33 = TOps.Zero, a34 = TOps.Zero, a35 = TOps.Zero;
+        int k = 0;
+        for (; k <= n - TOps.Width; k += TOps.Width)
+        {
+            TVec v0 = TOps.Load(w0 + k), v1 = TOps.Load(w1 + k), v2 = TOps.Load(w2 + k), v3 = TOps.Load(w3 + k);
+            TVec xv;
+            xv = TOps.Load(x0 + k);
+            a00 = TOps.Fma(v0, xv, a00); a10 = TOps.Fma(v1, xv, a10); a20 = TOps.Fma(v2, xv, a20); a30 = TOps.Fma(v3, xv, a30);
+            xv = TOps.Load(x1 + k);
+            a01 = TOps.Fma(v0, xv, a01); a11 = TOps.Fma(v1, xv, a11); a21 = TOps.Fma(v2, xv, a21); a31 = TOps.Fma(v3, xv, a31);
+            xv = TOps.Load(x2 + k);
+            a02 = TOps.Fma(v0, xv, a02); a12 = TOps.Fma(v1, xv, a12); a22 = TOps.Fma(v2, xv, a22); a32 = TOps.Fma(v3, xv, a32);
+            xv = TOps.Load(x3 + k);
+            a03 = TOps.Fma(v0, xv, a03); a13 = TOps.Fma(v1, xv, a13); a23 = TOps.Fma(v2, xv, a23); a33 = TOps.Fma(v3, xv, a33);
+            xv = TOps.Load(x4 + k);
+            a04 = TOps.Fma(v0, xv, a04); a14 = TOps.Fma(v1, xv, a14); a24 = TOps.Fma(v2, xv, a24); a34 = TOps.Fma(v3, xv, a34);
+            xv = TOps.Load(x5 + k);
+            a05 = TOps.Fma(v0, xv, a05); a15 = TOps.Fma(v1, xv, a15); a25 = TOps.Fma(v2, xv, a25); a35 = TOps.Fma(v3, xv, a35);
+        }
+        res[0] = Tail(TOps.Sum(a00), w0, x0, k, n);
+        res[1] = Tail(TOps.Sum(a01), w0, x1, k, n);
+        res[2] = Tail(TOps.Sum(a02), w0, x2, k, n);
+        res[3] = Tail(TOps.Sum(a03), w0, x3, k, n);
+        res[4] = Tail(TOps.Sum(a04), w0, x4, k, n);
+        res[5] = Tail(TOps.Sum(a05), w0, x5, k, n);
+        res[6] = Tail(TOps.Sum(a10), w1, x0, k, n);
+        res[7] = Tail(TOps.Sum(a11), w1, x1, k, n);
+        res[8] = Tail(TOps.Sum(a12), w1, x2, k, n);
+        res[9] = Tail(TOps.Sum(a13), w1, x3, k, n);
+        res[10] = Tail(TOps.Sum(a14), w1, x4, k, n);
+        res[11] = Tail(TOps.Sum(a15), w1, x5, k, n);
+        res[12] = Tail(TOps.Sum(a20), w2, x0, k, n);
+        res[13] = Tail(TOps.Sum(a21), w2, x1, k, n);
+        res[14] = Tail(TOps.Sum(a22), w2, x2, k, n);
+        res[15] = Tail(TOps.Sum(a23), w2, x3, k, n);
+        res[16] = Tail(TOps.Sum(a24), w2, x4, k, n);
+        res[17] = Tail(TOps.Sum(a25), w2, x5, k, n);
+        res[18] = Tail(TOps.Sum(a30), w3, x0, k, n);
+        res[19] = Tail(TOps.Sum(a31), w3, x1, k, n);
+        res[20] = Tail(TOps.Sum(a32), w3, x2, k, n);
+        res[21] = Tail(TOps.Sum(a33), w3, x3, k, n);
+        res[22] = Tail(TOps.Sum(a34), w3, x4, k, n);
+        res[23] = Tail(TOps.Sum(a35), w3, x5, k, n);
+    }
+
+    /// <summary>
+    /// 4 weight rows × 4 tokens, the batch's leftover tokens.
+    /// </summary>
+    static void Dot4x4<TVec, TOps>(float* w, float* x, int n, float* res) where TVec : struct where TOps : struct, IVectorOps<TVec>
+    {
+        float* w0 = w, w1 = w + n, w2 = w + 2 * n, w3 = w + 3 * n;
+        float* x0 = x, x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n;
+        TVec a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero, a03 = TOps.Zero;
+        TVec a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero, a13 = TOps.Zero;
+        TVec a20 = TOps.Zero, a21 = TOps.Zero, a22 = TOps.Zero, a23 = TOps.Zero;
+        TVec a30 = TOps.Zero, a31 = TOps.Zero, a32 = TOps.Zero, a33 = TOps.Zero;
+        int k = 0;
+        for (; k <= n - TOps.Width; k += TOps.Width)
+        {
+            TVec v0 = TOps.Load(w0 + k), v1 = TOps.Load(w1 + k), v2 = TOps.Load(w2 + k), v3 = TOps.Load(w3 + k);
+            TVec xv = TOps.Load(x0 + k);
+            a00 = TOps.Fma(v0, xv, a00); a10 = TOps.Fma(v1, xv, a10); a20 = TOps.Fma(v2, xv, a20); a30 = TOps.Fma(v3, xv, a30);
+            xv = TOps.Load(x1 + k);
+            a01 = TOps.Fma(v0, xv, a01); a11 = TOps.Fma(v1, xv, a11); a21 = TOps.Fma(v2, xv, a21); a31 = TOps.Fma(v3, xv, a31);
+            xv = TOps.Load(x2 + k);
+            a02 = TOps.Fma(v0, xv, a02); a12 = TOps.Fma(v1, xv, a12); a22 = TOps.Fma(v2, xv, a22); a32 = TOps.Fma(v3, xv, a32);
+            xv = TOps.Load(x3 + k);
+            a03 = TOps.Fma(v0, xv, a03); a13 = TOps.Fma(v1, xv, a13); a23 = TOps.Fma(v2, xv, a23); a33 = TOps.Fma(v3, xv, a33);
+        }
+        res[0 * TokenBlock + 0] = Tail(TOps.Sum(a00), w0, x0, k, n); res[0 * TokenBlock + 1] = Tail(TOps.Sum(a01), w0, x1, k, n);
+        res[0 * TokenBlock + 2] = Tail(TOps.Sum(a02), w0, x2, k, n); res[0 * TokenBlock + 3] = Tail(TOps.Sum(a03), w0, x3, k, n);
+        res[1 * TokenBlock + 0] = Tail(TOps.Sum(a10), w1, x0, k, n); res[1 * TokenBlock + 1] = Tail(TOps.Sum(a11), w1, x1, k, n);
+        res[1 * TokenBlock + 2] = Tail(TOps.Sum(a12), w1, x2, k, n); res[1 * TokenBlock + 3] = Tail(TOps.Sum(a13), w1, x3, k, n);
+        res[2 * TokenBlock + 0] = Tail(TOps.Sum(a20), w2, x0, k, n); res[2 * TokenBlock + 1] = Tail(TOps.Sum(a21), w2, x1, k, n);
+        res[2 * TokenBlock + 2] = Tail(TOps.Sum(a22), w2, x2, k, n); res[2 * TokenBlock + 3] = Tail(TOps.Sum(a23), w2, x3, k, n);
+        res[3 * TokenBlock + 0] = Tail(TOps.Sum(a30), w3, x0, k, n); res[3 * TokenBlock + 1] = Tail(TOps.Sum(a31), w3, x1, k, n);
+        res[3 * TokenBlock + 2] = Tail(TOps.Sum(a32), w3, x2, k, n); res[3 * TokenBlock + 3] = Tail(TOps.Sum(a33), w3, x3, k, n);
     }
 }

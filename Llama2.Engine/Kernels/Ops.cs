@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Llama2.Engine.Kernels;
@@ -16,14 +17,14 @@ public static class Ops
         TensorPrimitives.Multiply(o, weight, o);
     }
 
-    /// <summary>SwiGLU: hb = silu(hb) ⊙ hb2, with silu(v) = v·σ(v).</summary>
+    /// <summary>silu(v) = v·σ(v)</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Silu(float v) => v * (1f / (1f + MathF.Exp(-v)));
+
+    /// <summary>SwiGLU: hb = silu(hb) ⊙ hb2.</summary>
     public static void SwiGlu(Span<float> hb, ReadOnlySpan<float> hb2)
     {
-        for (int i = 0; i < hb.Length; i++)
-        {
-            float v = hb[i];
-            hb[i] = v * (1f / (1f + MathF.Exp(-v))) * hb2[i];
-        }
+        for (int i = 0; i < hb.Length; i++) hb[i] = Silu(hb[i]) * hb2[i];
     }
 
     /// <summary>In-place softmax over a short vector (attention scores).</summary>

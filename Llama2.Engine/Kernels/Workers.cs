@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Llama2.Engine.Kernels;
 
 /// <summary>A piece of work over rows [start, end), run on one thread.</summary>
@@ -8,8 +10,14 @@ public interface IRowJob
     long CostPerRow { get; }
 }
 
-/// <summary>Splits row loops across cores.</summary>
-public static class Workers
+/// <summary>
+/// Splits row loops across cores with a persistent pool: <see cref="ThreadCount"/> − 1 background threads plus the
+/// caller. Idle workers spin for a short while (the next matmul of a token comes microseconds later), then sleep.
+/// A dispatch allocates nothing: the job is copied into a static slot of its own type and run through a function
+/// pointer. One dispatch at a time; a caller that finds the pool busy (another sequence on another thread) runs its
+/// job inline, which gives the same results, only slower.
+/// </summary>
+public static unsafe class Workers
 {
     static int _threadCount = Environment.ProcessorCount;
 
@@ -21,21 +29,142 @@ public static class Workers
     }
 
     // Below this much work per chunk, waking another thread costs more than it saves.
-    const long MinWorkPerChunk = 32 * 1024;
+    const long MinWorkPerChunk = 16 * 1024;
+    // Chunks per thread: a few, so a thread slowed by something else on the machine does not hold up the others.
+    const int ChunksPerThread = 4;
+    // How long an idle worker spins before it sleeps.
+    static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 µs
 
+    static readonly Lock Gate = new();
+    static Worker[] _workers = [];
+
+    // The current dispatch, published by bumping _generation.
+    static delegate*<int, int, int, void> _run; // (chunk, chunks, rows)
+    static int _rows, _chunks, _activeWorkers;
+    static int _nextChunk;
+    static int _pending;
+    static int _generation;
+
+    /// <summary>Runs <paramref name="job"/> over rows [0, rows), split across the threads when it pays.</summary>
     public static void For<TJob>(int rows, ref TJob job) where TJob : struct, IRowJob
     {
-        int chunks = (int)Math.Clamp(rows * job.CostPerRow / MinWorkPerChunk, 1, ThreadCount);
-        if (chunks <= 1)
+        int threads = _threadCount;
+        long chunksByWork = Math.Max(1, rows * job.CostPerRow / MinWorkPerChunk);
+        if (threads <= 1 || chunksByWork <= 1 || rows <= 1 || !Gate.TryEnter())
         {
             job.Run(0, rows);
             return;
         }
-        var copy = job;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+        try
         {
-            int start = (int)((long)rows * c / chunks), end = (int)((long)rows * (c + 1) / chunks);
-            copy.Run(start, end);
-        });
+            int participants = (int)Math.Min(threads, chunksByWork);
+            int chunks = (int)Math.Min(Math.Min(chunksByWork, (long)participants * ChunksPerThread), rows);
+            EnsureWorkers(participants - 1);
+            Slot<TJob>.Job = job;
+            _run = &Slot<TJob>.RunChunk;
+            _rows = rows;
+            _chunks = chunks;
+            _activeWorkers = participants - 1;
+            _nextChunk = 0;
+            _pending = participants;
+            Interlocked.Increment(ref _generation); // publishes everything above
+            for (int i = 0; i < participants - 1; i++) _workers[i].WakeIfSleeping();
+
+            Participate();
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            Slot<TJob>.Job = default;
+        }
+        finally
+        {
+            Gate.Exit();
+        }
+    }
+
+    static void Participate()
+    {
+        var run = _run;
+        int chunks = _chunks, rows = _rows;
+        for (int c; (c = Interlocked.Increment(ref _nextChunk) - 1) < chunks;)
+            run(c, chunks, rows);
+        Interlocked.Decrement(ref _pending);
+    }
+
+    static class Slot<TJob> where TJob : struct, IRowJob
+    {
+        public static TJob Job;
+
+        public static void RunChunk(int chunk, int chunks, int rows)
+        {
+            int start = (int)((long)rows * chunk / chunks), end = (int)((long)rows * (chunk + 1) / chunks);
+            Job.Run(start, end);
+        }
+    }
+
+    static void EnsureWorkers(int count)
+    {
+        if (_workers.Length >= count) return;
+        var workers = new Worker[count];
+        _workers.CopyTo(workers, 0);
+        // A new worker starts waiting from the current generation: the dispatch about to be published is its first.
+        int generation = Volatile.Read(ref _generation);
+        for (int i = _workers.Length; i < count; i++) workers[i] = new Worker(i, generation);
+        _workers = workers;
+    }
+
+    sealed class Worker
+    {
+        readonly int _index;
+        readonly SemaphoreSlim _wake = new(0);
+        int _sleeping;
+        int _seen;
+
+        public Worker(int index, int generation)
+        {
+            _index = index;
+            _seen = generation;
+            new Thread(Loop) { IsBackground = true, Name = $"llama2 kernel worker {index + 1}" }.Start();
+        }
+
+        public void WakeIfSleeping()
+        {
+            if (Volatile.Read(ref _sleeping) == 1 && Interlocked.Exchange(ref _sleeping, 0) == 1) _wake.Release();
+        }
+
+        void Loop()
+        {
+            while (true)
+            {
+                _seen = WaitForDispatch(_seen);
+                if (_index < _activeWorkers) Participate();
+            }
+        }
+
+        int WaitForDispatch(int seen)
+        {
+            long spinUntil = Stopwatch.GetTimestamp() + SpinTicks;
+            while (true)
+            {
+                for (int i = 0; i < 64; i++)
+                {
+                    int g = Volatile.Read(ref _generation);
+                    if (g != seen) return g;
+                    Thread.SpinWait(8);
+                }
+                if (Stopwatch.GetTimestamp() < spinUntil) continue;
+
+                Interlocked.Exchange(ref _sleeping, 1);
+                int now = Volatile.Read(ref _generation);
+                if (now != seen)
+                {
+                    // A dispatch came in meanwhile. If the dispatcher already took our flag, it released the semaphore:
+                    // consume that release so the count stays at zero.
+                    if (Interlocked.Exchange(ref _sleeping, 0) == 0) _wake.Wait();
+                    return now;
+                }
+                _wake.Wait();
+                spinUntil = Stopwatch.GetTimestamp() + SpinTicks;
+            }
+        }
     }
 }

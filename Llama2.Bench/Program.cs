@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Globalization;
+using Llama2.Bench;
+using Llama2.Engine.Inference;
+using Llama2.Engine.Kernels;
+using Llama2.Engine.Model;
+
+// Llama2.Bench: decode and prefill speed on seeded random-weight checkpoints of the TinyStories shapes.
+//   dotnet run -c Release --project Llama2.Bench -- [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128]
+//                                                    [--threads N] [--runs 5] [--dir PATH]
+//   dotnet run -c Release --project Llama2.Bench -- micro [BenchmarkDotNet options]   (kernel micro-benchmarks)
+
+if (args.Length > 0 && args[0] == "micro")
+    return Micro.Run(args[1..]);
+
+var options = BenchOptions.Parse(args);
+if (options is null) return 2;
+if (options.Threads is { } threads) Workers.ThreadCount = threads;
+
+Console.WriteLine($"Llama2.Bench: {Environment.ProcessorCount} cores, {Workers.ThreadCount} threads, kernels {Simd.Name}, " +
+    $".NET {Environment.Version}, {options.Runs} runs, decode {options.Tokens} tokens, prefill {options.Prompt}-token prompt");
+Console.WriteLine($"checkpoints in {options.Directory}; load average before: {LoadAverage()}");
+
+var rows = new List<string[]>();
+foreach (var shape in options.Shapes)
+{
+    string path = Shapes.EnsureCheckpoint(shape, options.Directory);
+    rows.Add(Measure(shape, path, options));
+}
+
+Console.WriteLine();
+string[] header = ["shape", "decode tok/s (median, min–max)", "prefill tok/s (median, min–max)", "peak RSS", "file + KV cache", "GC bytes / token"];
+PrintTable(header, rows);
+Console.WriteLine($"load average after: {LoadAverage()} (other processes on the machine skew the numbers: rerun when it is idle)");
+return 0;
+
+// Linux: 1, 5 and 15-minute load averages; a busy machine shows here.
+static string LoadAverage()
+{
+    try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+    catch (IOException) { return "n/a"; }
+}
+
+static string[] Measure(string shape, string path, BenchOptions o)
+{
+    ResetPeakRss();
+    using var checkpoint = Checkpoint.Open(path);
+    var transformer = new Transformer(checkpoint);
+    var c = transformer.Config;
+    var state = transformer.CreateState();
+    int tokens = Math.Min(o.Tokens, c.SeqLen), promptLength = Math.Min(o.Prompt, c.SeqLen);
+    var random = new Random(42);
+    var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(3, c.VocabSize)).ToArray();
+    Console.Error.WriteLine($"{shape}: {c}");
+
+    // Warm up for a second or more: the JIT's final tiers (tiered compilation), and the mapped weights paged in.
+    var warmUp = Stopwatch.StartNew();
+    do
+    {
+        Decode(transformer, state, tokens);
+        transformer.Prefill(prompt, 0, state);
+    } while (warmUp.Elapsed < TimeSpan.FromSeconds(1.5));
+
+    var decode = new List<double>();
+    var prefill = new List<double>();
+    long allocated = 0;
+    var clock = new Stopwatch();
+    for (int run = 0; run < o.Runs; run++)
+    {
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        clock.Restart();
+        Decode(transformer, state, tokens);
+        double seconds = clock.Elapsed.TotalSeconds;
+        long runAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        allocated += runAllocated;
+        decode.Add(tokens / seconds);
+
+        clock.Restart();
+        transformer.Prefill(prompt, 0, state);
+        prefill.Add(promptLength / clock.Elapsed.TotalSeconds);
+        Console.Error.WriteLine($"  run {run + 1}: decode {decode[^1]:F1} tok/s, prefill {prefill[^1]:F1} tok/s, {runAllocated} bytes allocated while decoding");
+    }
+
+    long rss = PeakRss();
+    return
+    [
+        $"{shape} ({c.Dim}/{c.NLayers}/{c.NHeads}, hidden {c.HiddenDim}, seq {c.SeqLen})",
+        Summary(decode),
+        Summary(prefill),
+        Mib(rss),
+        Mib(checkpoint.FileBytes + state.KvCacheBytes),
+        ((double)allocated / (o.Runs * (long)tokens)).ToString("F1", CultureInfo.InvariantCulture),
+    ];
+}
+
+// Greedy decoding from position 0: feed a token, take the argmax, feed it back.
+static void Decode(Transformer transformer, RunState state, int tokens)
+{
+    int token = 1;
+    for (int pos = 0; pos < tokens; pos++)
+    {
+        var logits = transformer.Forward(token, pos, state);
+        int best = 0;
+        for (int i = 1; i < logits.Length; i++)
+            if (logits[i] > logits[best]) best = i;
+        token = best;
+    }
+}
+
+static string Summary(List<double> values)
+{
+    var sorted = values.Order().ToArray();
+    double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    return string.Create(CultureInfo.InvariantCulture, $"{median:F1} ({sorted[0]:F1}–{sorted[^1]:F1})");
+}
+
+static string Mib(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024.0):F0} MiB");
+
+// Linux: writing 5 to clear_refs resets the peak resident set size (VmHWM) of the process.
+static void ResetPeakRss()
+{
+    try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+}
+
+static long PeakRss()
+{
+    try
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+    catch (IOException) { }
+    return Process.GetCurrentProcess().PeakWorkingSet64;
+}
+
+static void PrintTable(string[] header, List<string[]> rows)
+{
+    Console.WriteLine("| " + string.Join(" | ", header) + " |");
+    Console.WriteLine("|" + string.Concat(header.Select(_ => "---|")));
+    foreach (var row in rows) Console.WriteLine("| " + string.Join(" | ", row) + " |");
+}

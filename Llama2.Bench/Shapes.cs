@@ -1,0 +1,80 @@
+using System.Globalization;
+using Llama2.Engine.Model;
+
+namespace Llama2.Bench;
+
+sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt, int? Threads, int Runs, string Directory)
+{
+    public static BenchOptions? Parse(string[] args)
+    {
+        var shapes = new List<string> { "15M", "42M", "110M" };
+        int tokens = 256, prompt = 128, runs = 5;
+        int? threads = null;
+        string directory = Path.Combine(Path.GetTempPath(), "llama2-bench");
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int Int() => int.Parse(Value(), CultureInfo.InvariantCulture);
+            switch (args[i])
+            {
+                case "--shapes": shapes = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(); break;
+                case "--tokens": tokens = Int(); break;
+                case "--prompt": prompt = Int(); break;
+                case "--threads": threads = Int(); break;
+                case "--runs": runs = Int(); break;
+                case "--dir": directory = Value(); break;
+                default:
+                    Console.Error.WriteLine($"unknown option {args[i]}");
+                    Console.Error.WriteLine("usage: Llama2.Bench [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128] [--threads N] [--runs 5] [--dir PATH] | micro [BenchmarkDotNet options]");
+                    return null;
+            }
+        }
+        foreach (var s in shapes)
+            if (!Bench.Shapes.All.ContainsKey(s)) { Console.Error.WriteLine($"unknown shape {s}; known: {string.Join(", ", Bench.Shapes.All.Keys)}"); return null; }
+        if (tokens < 1 || prompt < 2 || runs < 1) { Console.Error.WriteLine("--tokens ≥ 1, --prompt ≥ 2, --runs ≥ 1"); return null; }
+        return new BenchOptions(shapes, tokens, prompt, threads, runs, directory);
+    }
+}
+
+/// <summary>The TinyStories model shapes (vocabulary 32000, classifier shared with the embedding, as the real files).</summary>
+static class Shapes
+{
+    public const int Seed = 1234;
+
+    public static readonly IReadOnlyDictionary<string, ModelConfig> All = new Dictionary<string, ModelConfig>
+    {
+        ["15M"] = new(Dim: 288, HiddenDim: 768, NLayers: 6, NHeads: 6, NKvHeads: 6, VocabSize: 32000, SeqLen: 256, SharedClassifier: true),
+        ["42M"] = new(Dim: 512, HiddenDim: 1376, NLayers: 8, NHeads: 8, NKvHeads: 8, VocabSize: 32000, SeqLen: 1024, SharedClassifier: true),
+        ["110M"] = new(Dim: 768, HiddenDim: 2048, NLayers: 12, NHeads: 12, NKvHeads: 12, VocabSize: 32000, SeqLen: 1024, SharedClassifier: true),
+    };
+
+    /// <summary>The cached random checkpoint of a shape, written (with a progress line) if it is missing.</summary>
+    public static string EnsureCheckpoint(string shape, string directory)
+    {
+        var config = All[shape];
+        string path = Path.Combine(directory, $"random-{shape}-seed{Seed}.bin");
+        long expected = new CheckpointLayout(config, version: 0).FileBytes;
+        if (File.Exists(path) && new FileInfo(path).Length == expected) return path;
+
+        Directory.CreateDirectory(directory);
+        string temporary = path + ".partial";
+        int shown = -1;
+        var progress = new SyncProgress(fraction =>
+        {
+            int percent = (int)(fraction * 100);
+            if (percent == shown) return;
+            shown = percent;
+            Console.Error.Write($"\rwriting {shape} random checkpoint ({expected / 1e6:F0} MB): {percent,3}%");
+        });
+        CheckpointWriter.WriteRandom(temporary, config, version: 0, seed: Seed, progress: progress);
+        Console.Error.WriteLine();
+        File.Move(temporary, path, overwrite: true);
+        return path;
+    }
+
+    /// <summary>Reports on the writing thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
+    sealed class SyncProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
+    }
+}

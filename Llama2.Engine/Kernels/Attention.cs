@@ -1,0 +1,109 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Llama2.Engine.Kernels;
+
+/// <summary>Attention of one query head over the key/value cache, vectorized over the head dimension.</summary>
+[SkipLocalsInit]
+public static unsafe class Attention
+{
+    /// <summary>
+    /// Causal self-attention for a batch of tokens at positions pos, pos + 1, …, pos + tokens − 1 of one layer, every
+    /// (token, head) pair a unit of work for the threads. q and output are tokens × dim; the caches hold the layer's
+    /// rows (seq_len × kv_dim), already filled up to the batch's last position; att is scratch of tokens × heads × seq_len.
+    /// Query head h reads key/value head h / kvMul (grouped-query attention).
+    /// </summary>
+    public static void Run(ReadOnlySpan<float> q, Span<float> output, ReadOnlySpan<float> keyCache, ReadOnlySpan<float> valueCache,
+        Span<float> att, int pos, int tokens, int heads, int kvHeads, int headSize, int seqLen)
+    {
+        int dim = heads * headSize, kvDim = kvHeads * headSize;
+        if (pos < 0 || tokens <= 0 || pos + tokens > seqLen || q.Length < tokens * dim || output.Length < tokens * dim ||
+            keyCache.Length < (pos + tokens) * kvDim || valueCache.Length < (pos + tokens) * kvDim || att.Length < (long)tokens * heads * seqLen)
+            throw new ArgumentException("attention sizes do not match");
+        fixed (float* pq = q, po = output, pk = keyCache, pv = valueCache, pa = att)
+        {
+            var job = new Job(pq, po, pk, pv, pa, pos, heads, heads / kvHeads, headSize, kvDim, seqLen);
+            Workers.For(tokens * heads, ref job);
+        }
+    }
+
+    readonly struct Job(float* q, float* output, float* keys, float* values, float* att,
+        int pos, int heads, int kvMul, int headSize, int kvDim, int seqLen) : IRowJob
+    {
+        public long CostPerRow => 2L * (pos + 1) * headSize;
+
+        public void Run(int start, int end)
+        {
+            for (int row = start; row < end; row++)
+            {
+                int t = row / heads, h = row % heads;
+                long kvOffset = (long)(h / kvMul) * headSize;
+                long qOffset = (long)t * heads * headSize + (long)h * headSize;
+                Head(q + qOffset, keys + kvOffset, values + kvOffset, kvDim, pos + t + 1, headSize,
+                    att + (long)row * seqLen, output + qOffset);
+            }
+        }
+    }
+
+    /// <summary>
+    /// output (headSize) = Σ_t softmax_t(q · k_t / √headSize) v_t over positions t in [0, len). Key and value rows of
+    /// consecutive positions are <paramref name="stride"/> floats apart (the cache's kv_dim). att (len) is scratch.
+    /// </summary>
+    public static void Head(float* q, float* keys, float* values, long stride, int len, int headSize, float* att, float* output)
+    {
+        switch (Simd.Width)
+        {
+            case 16: Head<Vector512<float>, Ops512>(q, keys, values, stride, len, headSize, att, output); break;
+            case 8: Head<Vector256<float>, Ops256>(q, keys, values, stride, len, headSize, att, output); break;
+            case 4: Head<Vector128<float>, Ops128>(q, keys, values, stride, len, headSize, att, output); break;
+            default: Head<float, OpsScalar>(q, keys, values, stride, len, headSize, att, output); break;
+        }
+    }
+
+    static void Head<TVec, TOps>(float* q, float* keys, float* values, long stride, int len, int headSize, float* att, float* output)
+        where TVec : struct where TOps : struct, IVectorOps<TVec>
+    {
+        // Scores: the same dot-product kernel as the matmuls, four cache rows at a time.
+        float scale = 1f / MathF.Sqrt(headSize);
+        int t = 0;
+        for (; t <= len - 4; t += 4) MatMul.Dot4x1<TVec, TOps>(keys + t * stride, stride, q, headSize, att + t, 1);
+        for (; t < len; t++) att[t] = MatMul.Dot<TVec, TOps>(keys + t * stride, q, headSize);
+        var scores = new Span<float>(att, len);
+        for (t = 0; t < len; t++) scores[t] *= scale;
+        Ops.Softmax(scores);
+
+        // Weighted sum of the values, four vectors of the head at a time.
+        int w = TOps.Width, j = 0;
+        for (; j <= headSize - 4 * w; j += 4 * w)
+        {
+            TVec o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
+            float* v = values + j;
+            for (t = 0; t < len; t++, v += stride)
+            {
+                TVec a = TOps.Broadcast(att[t]);
+                o0 = TOps.Fma(TOps.Load(v), a, o0);
+                o1 = TOps.Fma(TOps.Load(v + w), a, o1);
+                o2 = TOps.Fma(TOps.Load(v + 2 * w), a, o2);
+                o3 = TOps.Fma(TOps.Load(v + 3 * w), a, o3);
+            }
+            TOps.Store(output + j, o0);
+            TOps.Store(output + j + w, o1);
+            TOps.Store(output + j + 2 * w, o2);
+            TOps.Store(output + j + 3 * w, o3);
+        }
+        for (; j <= headSize - w; j += w)
+        {
+            TVec o = TOps.Zero;
+            float* v = values + j;
+            for (t = 0; t < len; t++, v += stride) o = TOps.Fma(TOps.Load(v), TOps.Broadcast(att[t]), o);
+            TOps.Store(output + j, o);
+        }
+        for (; j < headSize; j++)
+        {
+            float o = 0f;
+            float* v = values + j;
+            for (t = 0; t < len; t++, v += stride) o = MathF.FusedMultiplyAdd(*v, att[t], o);
+            output[j] = o;
+        }
+    }
+}
