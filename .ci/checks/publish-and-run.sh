@@ -12,17 +12,6 @@ if [ ! -f "$shared/models/tiny32k.bin" ] || [ ! -f "$shared/models/tokenizer.bin
 fi
 shared=$(cd "$shared" && pwd)
 
-work=$(mktemp -d)
-chmod 755 "$work"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 # 1. Publish as the Dockerfile does: restore, then the shared publish script.
 if dotnet restore Llama2.Server/Llama2.Server.csproj >"$work/publish.log" 2>&1 \

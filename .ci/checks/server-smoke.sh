@@ -14,16 +14,6 @@ fi
 model=$(cd "$(dirname "$model")" && pwd)/tiny32k.bin
 tokenizer=$(cd "$(dirname "$tokenizer")" && pwd)/tokenizer.bin
 
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 # Its own output folder, so the check never disturbs another build of the tree.
 if ! dotnet build Llama2.Server -c Release -o "$work/server" >"$work/build.log" 2>&1; then

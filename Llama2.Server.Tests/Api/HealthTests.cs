@@ -14,17 +14,6 @@ public sealed class HealthTests
 {
     static CancellationToken TestToken => TestContext.Current.CancellationToken;
 
-    /// <summary>Loads the real files, but only once the test lets it.</summary>
-    sealed class GatedLoader : IModelLoader
-    {
-        public readonly ManualResetEventSlim Release = new();
-        public LlamaModel Load(ModelOptions options)
-        {
-            Release.Wait(TimeSpan.FromSeconds(30));
-            return new FileModelLoader().Load(options);
-        }
-    }
-
     [Fact]
     public async Task Health_is_503_while_loading_and_200_once_loaded()
     {

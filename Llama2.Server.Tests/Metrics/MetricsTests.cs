@@ -155,18 +155,6 @@ public sealed class MetricsTests
         Assert.Equal(1, after.Delta(before, "llama2_request_duration_seconds_count", L("endpoint", "generate_stream")));
     }
 
-    /// <summary>Loads the real files once the test lets it.</summary>
-    sealed class GatedLoader : IModelLoader
-    {
-        public readonly ManualResetEventSlim Release = new();
-
-        public LlamaModel Load(ModelOptions options)
-        {
-            Release.Wait(TimeSpan.FromSeconds(30));
-            return new FileModelLoader().Load(options);
-        }
-    }
-
     [Fact]
     public async Task Metrics_are_served_while_the_model_loads_and_name_it_once_loaded()
     {
