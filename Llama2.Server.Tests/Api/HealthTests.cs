@@ -18,11 +18,7 @@ public sealed class HealthTests
     public async Task Health_is_503_while_loading_and_200_once_loaded()
     {
         var loader = new GatedLoader();
-        await using var factory = new ServerFactory(new Dictionary<string, string?>
-        {
-            ["Model:CheckpointPath"] = SharedData.Tiny32k,
-            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-        }, services => services.AddSingleton<IModelLoader>(loader));
+        await using var factory = ServerFactory.Tiny32kLoadedBy(loader);
         var client = factory.CreateClient();
 
         using (var loading = await client.GetAsync("/health", TestToken))

@@ -159,11 +159,7 @@ public sealed class MetricsTests
     public async Task Metrics_are_served_while_the_model_loads_and_name_it_once_loaded()
     {
         var loader = new GatedLoader();
-        await using var factory = new ServerFactory(new Dictionary<string, string?>
-        {
-            ["Model:CheckpointPath"] = SharedData.Tiny32k,
-            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-        }, services => services.AddSingleton<IModelLoader>(loader));
+        await using var factory = ServerFactory.Tiny32kLoadedBy(loader);
         var client = factory.CreateClient();
 
         var loading = await ScrapeAsync(client);

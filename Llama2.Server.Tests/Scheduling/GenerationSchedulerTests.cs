@@ -35,16 +35,6 @@ public sealed class GenerationSchedulerTests : IDisposable
         return tokens;
     }
 
-    static async Task Until(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("timed out waiting until " + what);
-            await Task.Delay(5, TestToken);
-        }
-    }
-
     [Fact]
     public async Task Concurrent_sequences_give_the_tokens_each_gives_alone()
     {
@@ -64,7 +54,7 @@ public sealed class GenerationSchedulerTests : IDisposable
             Assert.Equal(FinishReason.Length, results[i][^1].Finish);
             Assert.NotNull(results[i][^1].Summary);
         }
-        await Until(() => scheduler.ActiveSequences == 0, "every slot is free");
+        await Poll.Until(() => scheduler.ActiveSequences == 0, "every slot is free");
         Assert.Equal(0, scheduler.QueueDepth);
     }
 
@@ -79,7 +69,7 @@ public sealed class GenerationSchedulerTests : IDisposable
         // Nobody reads "slow": it stops one token ahead, holding its slot, while "fast" runs to the end.
         var fastTokens = await ReadAll(fast);
         Assert.Equal(20, fastTokens.Count);
-        await Until(() => slow.Tokens.Count == 1, "the slow sequence has filled its one-token buffer");
+        await Poll.Until(() => slow.Tokens.Count == 1, "the slow sequence has filled its one-token buffer");
         Assert.Equal(1, scheduler.ActiveSequences);
 
         var slowTokens = await ReadAll(slow);
@@ -94,7 +84,7 @@ public sealed class GenerationSchedulerTests : IDisposable
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 100), cancel.Token, out var held));
         Assert.True(await held.Tokens.WaitToReadAsync(TestToken));
-        await Until(() => scheduler.ActiveSequences == 1, "the first request holds the slot");
+        await Poll.Until(() => scheduler.ActiveSequences == 1, "the first request holds the slot");
 
         Assert.True(scheduler.TrySubmit(Greedy("The cat", 5), TestToken, out var queued));
         Assert.Equal(1, scheduler.QueueDepth);
@@ -112,7 +102,7 @@ public sealed class GenerationSchedulerTests : IDisposable
         var next = await ReadAll(queued);
         Assert.Equal(5, next.Count);
         Assert.True(queued.QueueTime > TimeSpan.Zero);
-        await Until(() => scheduler.ActiveSequences == 0, "the slot is free again");
+        await Poll.Until(() => scheduler.ActiveSequences == 0, "the slot is free again");
     }
 
     [Fact]
@@ -121,7 +111,7 @@ public sealed class GenerationSchedulerTests : IDisposable
         await using var scheduler = new GenerationScheduler(_model,
             new SchedulerOptions { MaxConcurrentSequences = 1, QueueCapacity = 4, TokenBufferSize = 1 });
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 50), TestToken, out var held));
-        await Until(() => scheduler.ActiveSequences == 1, "the first request holds the slot");
+        await Poll.Until(() => scheduler.ActiveSequences == 1, "the first request holds the slot");
         using var cancel = new CancellationTokenSource();
         Assert.True(scheduler.TrySubmit(Greedy("The cat", 5), cancel.Token, out var queued));
         cancel.Cancel();
@@ -149,7 +139,7 @@ public sealed class GenerationSchedulerTests : IDisposable
         var scheduler = new GenerationScheduler(_model, new SchedulerOptions { MaxConcurrentSequences = 1, TokenBufferSize = 1 });
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 50), TestToken, out var running));
         Assert.True(scheduler.TrySubmit(Greedy("The cat", 5), TestToken, out var queued));
-        await Until(() => scheduler.ActiveSequences == 1, "the first request holds the slot");
+        await Poll.Until(() => scheduler.ActiveSequences == 1, "the first request holds the slot");
 
         await scheduler.DisposeAsync();
 

@@ -13,16 +13,6 @@ public sealed class OverloadTests
     static ServerFactory OneSlot() => ServerFactory.Tiny32k(
         ("Model:MaxConcurrentSequences", "1"), ("Model:MaxQueueLength", "1"), ("Model:TokenBufferSize", "1"), ("Api:RetryAfterSeconds", "2"));
 
-    static async Task Until(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("timed out waiting until " + what);
-            await Task.Delay(5, TestToken);
-        }
-    }
-
     [Fact]
     public async Task A_full_queue_gets_429_with_retry_after_and_the_queued_request_is_served_later()
     {
@@ -35,10 +25,10 @@ public sealed class OverloadTests
         using var hold = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
         Assert.True(scheduler.TrySubmit(new GenerationRequest { Prompt = "Once", MaxNewTokens = 50, Sampling = new SamplingOptions { Temperature = 0 } },
             hold.Token, out _));
-        await Until(() => scheduler.ActiveSequences == 1, "the slot is taken");
+        await Poll.Until(() => scheduler.ActiveSequences == 1, "the slot is taken");
 
         var queued = client.PostJsonAsync("/generate", """{"inputs": "The cat", "parameters": {"max_new_tokens": 4}}""");
-        await Until(() => scheduler.QueueDepth == 1, "the request waits in the queue");
+        await Poll.Until(() => scheduler.QueueDepth == 1, "the request waits in the queue");
 
         using var refused = await client.PostJsonAsync("/generate", """{"inputs": "A dog", "parameters": {"max_new_tokens": 4}}""");
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
@@ -79,7 +69,7 @@ public sealed class OverloadTests
             disconnect.Cancel(); // the client goes away after the first token
         }
 
-        await Until(() => scheduler.ActiveSequences == 0 && scheduler.CompletedSequences > completedBefore, "the slot is freed");
+        await Poll.Until(() => scheduler.ActiveSequences == 0 && scheduler.CompletedSequences > completedBefore, "the slot is freed");
         using var next = await client.PostJsonAsync("/generate", """{"inputs": "The cat", "parameters": {"max_new_tokens": 5}}""");
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
         Assert.Equal("5", Assert.Single(next.Headers.GetValues("x-generated-tokens")));

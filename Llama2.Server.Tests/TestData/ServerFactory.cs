@@ -23,6 +23,15 @@ public class ServerFactory(IReadOnlyDictionary<string, string?> settings, Action
             ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
         });
 
+    /// <summary>tiny32k, loaded by <paramref name="loader"/> (e.g. a <see cref="GatedLoader"/> that holds it back).</summary>
+    public static ServerFactory Tiny32kLoadedBy(IModelLoader loader) => new(
+        new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = SharedData.Tiny32k,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+        },
+        services => services.AddSingleton(loader));
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(new Dictionary<string, string?>(settings)
