@@ -85,7 +85,9 @@ public sealed class FileDownloaderTests : IAsyncLifetime
         Assert.Equal("", ranges[0]);
         Assert.Equal(2, ranges.Length);
         Assert.Matches(@"^bytes=\d+-$", ranges[1]);
-        Assert.True(long.Parse(ranges[1][6..^1]) >= 1024 * 1024 - 64 * 1024, ranges[1]); // resumed, not restarted
+        // Resumed from what had arrived: not from 0, and not past what the server sent before the cut (how much of
+        // that arrived before the abort reset the connection depends on the network stack).
+        Assert.InRange(long.Parse(ranges[1][6..^1]), 1, 1024 * 1024);
     }
 
     [Fact]
