@@ -69,6 +69,7 @@ static class Shapes
         CheckpointWriter.WriteRandom(temporary, config, version: 0, seed: Seed, progress: progress);
         Console.Error.WriteLine();
         File.Move(temporary, path, overwrite: true);
+        PageCache.Evict(path); // read back in huge pages when mapped, like a file that was not just written
         return path;
     }
 

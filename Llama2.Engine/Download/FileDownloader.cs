@@ -50,6 +50,7 @@ public sealed class FileDownloader(HttpClient http)
 
         Verify(source, partial);
         File.Move(partial, destination, overwrite: true);
+        Model.PageCache.Evict(destination); // mapped later in huge pages (see PageCache)
     }
 
     async Task FetchIntoAsync(ModelSource source, string partial, string name, IProgress<DownloadProgress>? progress,

@@ -211,15 +211,17 @@ public static unsafe class MatMul
         float* w0 = w, w1 = w + ldw, w2 = w + 2 * ldw, w3 = w + 3 * ldw;
         TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
         int k = 0;
-        long ahead = 4 * ldw; // the next block of rows: fetched while this one is summed, so the stream never stalls
+        // The next block of rows, fetched while this one is summed so the stream never stalls. Non-temporal: weights
+        // are read once per token, so they should not push the activations and the KV cache out of L2.
+        long ahead = 4 * ldw;
         for (; k <= n - TOps.Width; k += TOps.Width)
         {
             if (System.Runtime.Intrinsics.X86.Sse.IsSupported && (k & 15) == 0)
             {
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0(w0 + ahead + k);
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0(w1 + ahead + k);
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0(w2 + ahead + k);
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0(w3 + ahead + k);
+                System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(w0 + ahead + k);
+                System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(w1 + ahead + k);
+                System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(w2 + ahead + k);
+                System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(w3 + ahead + k);
             }
             TVec xv = TOps.Load(x + k);
             a0 = TOps.Fma(TOps.Load(w0 + k), xv, a0);

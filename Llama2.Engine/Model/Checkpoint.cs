@@ -52,6 +52,7 @@ public sealed unsafe class Checkpoint : IDisposable
         var view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         byte* pointer = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+        PageCache.PreferHugePages(pointer + view.PointerOffset, length);
         return new Checkpoint(path, file, view, pointer + view.PointerOffset, layout);
     }
 
