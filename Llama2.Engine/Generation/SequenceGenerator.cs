@@ -68,19 +68,54 @@ public sealed class SequenceGenerator
     /// </summary>
     public GeneratedToken? Next()
     {
-        if (Finish is not null) return null;
-        if (_generated == 0)
+        if (!Begin()) return null;
+        var logits = _model.Transformer.Prefill(Unfed, FedCount, _state);
+        MarkFed(Unfed.Length);
+        return Sample(logits);
+    }
+
+    /// <summary>
+    /// Starts the clock on the first call (time to first token counts from here) and says whether there is a token to
+    /// generate; false once finished (or when no new token was asked for).
+    /// </summary>
+    internal bool Begin()
+    {
+        if (Finish is not null) return false;
+        if (_generated == 0 && !_clock.IsRunning)
         {
             _clock.Start();
-            if (_maxNewTokens == 0) return End(FinishReason.Length);
+            if (_maxNewTokens == 0)
+            {
+                Finish = FinishReason.Length;
+                return false;
+            }
         }
+        return true;
+    }
 
-        var transformer = _model.Transformer;
-        // Feed every token not yet in the KV cache: the whole prompt at first (as one batch), then the last sampled token.
-        Span<float> logits = _generated == 0
-            ? transformer.Prefill(_tokens.AsSpan(0, _count), 0, _state)
-            : transformer.Forward(_tokens[_count - 1], _count - 1, _state);
+    /// <summary>The key/value cache this sequence runs in.</summary>
+    internal RunState State => _state;
 
+    /// <summary>Tokens not in the KV cache yet: the rest of the prompt at first, then the last sampled token.</summary>
+    internal ReadOnlySpan<int> Unfed => _tokens.AsSpan(FedCount, _count - FedCount);
+
+    /// <summary>Tokens in the KV cache: the position of the first unfed token.</summary>
+    internal int FedCount { get; private set; }
+
+    /// <summary>Records that the first <paramref name="count"/> unfed tokens went through the model.</summary>
+    internal void MarkFed(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _count - FedCount);
+        FedCount += count;
+    }
+
+    /// <summary>
+    /// Samples the next token from <paramref name="logits"/> (those after the last token, once every token is fed)
+    /// and returns it, with the finish reason and summary if it is the last.
+    /// </summary>
+    internal GeneratedToken Sample(Span<float> logits)
+    {
+        if (FedCount != _count) throw new InvalidOperationException("the sequence has tokens not yet fed to the model");
         int previous = _tokens[_count - 1];
         int next = _sampler.Sample(logits, _tokens.AsSpan(0, _count), out float logprob);
         _tokens[_count++] = next;
@@ -106,12 +141,6 @@ public sealed class SequenceGenerator
             return token with { Finish = reason, Summary = Summary(reason) };
         }
         return token;
-    }
-
-    GeneratedToken? End(FinishReason reason)
-    {
-        Finish = reason;
-        return null;
     }
 
     GenerationSummary Summary(FinishReason reason) => new(

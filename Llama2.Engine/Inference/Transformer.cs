@@ -5,14 +5,16 @@ namespace Llama2.Engine.Inference;
 
 /// <summary>
 /// The Llama 2 forward pass, step by step as in llama2.c's run.c: tokens at positions in, logits for the next token
-/// out. The weights are read-only and shared; each sequence brings its own <see cref="RunState"/>.
+/// out. The weights are read-only and shared; each sequence brings its own <see cref="RunState"/> (its KV cache).
 /// <para>
-/// Decoding feeds one token (<see cref="Forward"/>); a prompt goes through as a batch (<see cref="Prefill"/>), every
-/// weight matrix then multiplying all its tokens at once. Both run the same code below, and the kernels compute each
-/// output the same way whatever the batch, so the logits are bit for bit the same either way.
+/// Everything runs as a batch of rows (<see cref="TokenBatch"/>), each a token at a position of some sequence:
+/// decoding one sequence is a batch of one (<see cref="Forward(int, int, RunState)"/>), a prompt goes through in
+/// batches of its tokens (<see cref="Prefill"/>), and a scheduler steps all its sequences in one batch. Every weight
+/// matrix then multiplies all rows at once, and the kernels compute each output the same way whatever the batch, so
+/// a row's logits are bit for bit the same in any batch.
 /// </para>
 /// </summary>
-public sealed class Transformer
+public sealed unsafe class Transformer
 {
     readonly TransformerWeights _w;
     readonly RotaryEmbedding _rope;
@@ -31,64 +33,77 @@ public sealed class Transformer
     /// <summary>Feeds <paramref name="token"/> at position <paramref name="pos"/>; returns the logits (in the state).</summary>
     public Span<float> Forward(int token, int pos, RunState s)
     {
-        if ((uint)token >= (uint)Config.VocabSize) throw new ArgumentOutOfRangeException(nameof(token), token, $"token id must be in 0..{Config.VocabSize - 1}");
-        CheckPositions(pos, 1);
-        Layers([token], pos, s.Step, s);
-        return Classify(s.Step, 0, s);
+        var batch = s.Step;
+        batch.Clear();
+        batch.Add(s, token, pos, logits: true);
+        Forward(batch);
+        return batch.Logits(0);
     }
 
     /// <summary>
     /// Feeds a run of tokens at positions startPos, startPos + 1, … (a prompt) in batches, filling the key/value cache
-    /// for all of them; returns the logits after the last one. The same as calling <see cref="Forward"/> for each.
+    /// for all of them; returns the logits after the last one. The same as calling <see cref="Forward(int, int, RunState)"/> for each.
     /// </summary>
     public Span<float> Prefill(ReadOnlySpan<int> tokens, int startPos, RunState s)
     {
         if (tokens.IsEmpty) throw new ArgumentException("no tokens to feed", nameof(tokens));
-        CheckPositions(startPos, tokens.Length);
+        if (startPos < 0 || startPos + tokens.Length > Config.SeqLen)
+            throw new ArgumentOutOfRangeException(nameof(startPos), startPos,
+                $"positions {startPos}..{startPos + tokens.Length - 1} must be in 0..{Config.SeqLen - 1}");
         if (tokens.Length == 1) return Forward(tokens[0], startPos, s);
-        var batch = s.Batch;
-        int done = 0;
-        while (true)
+        var batch = s.Prefill;
+        for (int done = 0; ; done += batch.Count)
         {
             int count = Math.Min(batch.Capacity, tokens.Length - done);
-            Layers(tokens.Slice(done, count), startPos + done, batch, s);
-            done += count;
-            if (done == tokens.Length) return Classify(batch, count - 1, s);
+            batch.Clear();
+            for (int i = 0; i < count; i++)
+                batch.Add(s, tokens[done + i], startPos + done + i, logits: done + i == tokens.Length - 1);
+            Forward(batch);
+            if (done + count == tokens.Length) return batch.Logits(0);
         }
     }
 
-    /// <summary>
-    /// Runs tokens at positions pos, pos + 1, … through every layer: afterwards a.X holds their residual streams and
-    /// the cache holds their keys and values.
-    /// </summary>
-    void Layers(ReadOnlySpan<int> tokens, int pos, Activations a, RunState s)
+    /// <summary>Runs every row of the batch through the model; afterwards <see cref="TokenBatch.Logits"/> holds the
+    /// logits of the rows that asked for them, and each sequence's cache holds its rows' keys and values.</summary>
+    public void Forward(TokenBatch batch)
+    {
+        if (batch.Config != Config) throw new ArgumentException("the batch was made for a model of another shape", nameof(batch));
+        if (batch.Count == 0) return;
+        Layers(batch);
+        Classify(batch);
+    }
+
+    /// <summary>Runs the batch's rows through every layer: afterwards X holds their residual streams.</summary>
+    void Layers(TokenBatch batch)
     {
         var c = Config;
-        int n = tokens.Length, dim = c.Dim, kvDim = c.KvDim, hidden = c.HiddenDim;
-        foreach (int token in tokens)
-            if ((uint)token >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), token, $"token id must be in 0..{c.VocabSize - 1}");
+        var a = batch.Activations;
+        int n = batch.Count, dim = c.Dim, kvDim = c.KvDim, hidden = c.HiddenDim;
         Span<float> x = a.X.AsSpan(0, n * dim), xb = a.Xb.AsSpan(0, n * dim), q = a.Q.AsSpan(0, n * dim);
-        Span<float> hb = a.Hb.AsSpan(0, n * hidden);
+        Span<float> k = a.K.AsSpan(0, n * kvDim), v = a.V.AsSpan(0, n * kvDim), hb = a.Hb.AsSpan(0, n * hidden);
 
         for (int t = 0; t < n; t++)
-            _w.TokenEmbedding(tokens[t]).CopyTo(x.Slice(t * dim, dim));
+            _w.TokenEmbedding(batch.Token(t)).CopyTo(x.Slice(t * dim, dim));
 
         for (int l = 0; l < c.NLayers; l++)
         {
-            // Attention: project to q, k, v (k and v straight into the cache rows of these positions), rotate q and k.
+            // Attention: project to q, k, v, rotate q and k by position, and append k and v to each sequence's cache.
             for (int t = 0; t < n; t++)
                 Ops.RmsNorm(xb.Slice(t * dim, dim), x.Slice(t * dim, dim), _w.RmsAtt(l));
-            Span<float> k = s.Keys(l, pos, n), v = s.Values(l, pos, n);
             MatMul.Gemm3(xb, dim, n, _w.Wq(l), q, dim, _w.Wk(l), k, kvDim, _w.Wv(l), v, kvDim);
             for (int t = 0; t < n; t++)
             {
-                _rope.Rotate(q.Slice(t * dim, dim), pos + t);
-                _rope.Rotate(k.Slice(t * kvDim, kvDim), pos + t);
+                var sequence = batch.Sequence(t);
+                int pos = batch.Position(t);
+                _rope.Rotate(q.Slice(t * dim, dim), pos);
+                _rope.Rotate(k.Slice(t * kvDim, kvDim), pos);
+                k.Slice(t * kvDim, kvDim).CopyTo(sequence.Key(l, pos));
+                v.Slice(t * kvDim, kvDim).CopyTo(sequence.Value(l, pos));
+                a.Views[t] = new KvView(sequence.KeyRows(l), sequence.ValueRows(l), pos + 1);
             }
 
-            // Each position attends to the cache up to itself; the heads' outputs land in xb.
-            Attention.Run(q, xb, s.Keys(l, 0, pos + n), s.Values(l, 0, pos + n), a.Att,
-                pos, n, c.NHeads, c.NKvHeads, c.HeadSize, c.SeqLen);
+            // Each token attends to its own sequence's cache up to its position; the heads' outputs land in xb.
+            Attention.Run(q, xb, a.Att, a.Views.AsSpan(0, n), c.NHeads, c.NKvHeads, c.HeadSize, c.SeqLen);
             MatMul.GemmAdd(x, xb, _w.Wo(l), dim, dim, n); // x += wo · xb
 
             // Feed-forward: x += w2 · (silu(w1 · xb) ⊙ (w3 · xb))
@@ -99,19 +114,15 @@ public sealed class Transformer
         }
     }
 
-    /// <summary>Final norm and classifier for one token of the batch: the logits for the next token.</summary>
-    Span<float> Classify(Activations a, int t, RunState s)
+    /// <summary>Final norm and classifier for the rows that asked for logits, all in one pass over the classifier.</summary>
+    void Classify(TokenBatch batch)
     {
-        var x = a.X.AsSpan(t * Config.Dim, Config.Dim);
-        Ops.RmsNorm(x, x, _w.RmsFinal);
-        MatMul.MatVec(s.Logits, x, _w.Classifier, Config.Dim, Config.VocabSize);
-        return s.Logits;
-    }
-
-    void CheckPositions(int pos, int count)
-    {
-        if (pos < 0 || pos + count > Config.SeqLen)
-            throw new ArgumentOutOfRangeException(nameof(pos), pos,
-                count == 1 ? $"position must be in 0..{Config.SeqLen - 1}" : $"positions {pos}..{pos + count - 1} must be in 0..{Config.SeqLen - 1}");
+        int m = batch.LogitsCount, dim = Config.Dim;
+        if (m == 0) return;
+        var a = batch.Activations;
+        var xb = a.Xb.AsSpan(0, m * dim);
+        for (int i = 0; i < m; i++)
+            Ops.RmsNorm(xb.Slice(i * dim, dim), a.X.AsSpan(batch.LogitsRow(i) * dim, dim), _w.RmsFinal);
+        MatMul.Gemm(batch.AllLogits, xb, _w.Classifier, dim, Config.VocabSize, m);
     }
 }

@@ -8,38 +8,46 @@ namespace Llama2.Engine.Kernels;
 public static unsafe class Attention
 {
     /// <summary>
-    /// Causal self-attention for a batch of tokens at positions pos, pos + 1, …, pos + tokens − 1 of one layer, every
-    /// (token, head) pair a unit of work for the threads. q and output are tokens × dim; the caches hold the layer's
-    /// rows (seq_len × kv_dim), already filled up to the batch's last position; att is scratch of tokens × heads × seq_len.
-    /// Query head h reads key/value head h / kvMul (grouped-query attention).
+    /// Self-attention for a batch of tokens of one layer, every (token, head) pair a unit of work for the threads.
+    /// q and output are tokens × dim; token t attends to the cache rows of views[t] (its sequence's keys and values of
+    /// this layer, filled up to and including its own position); att is scratch of tokens × heads × seq_len.
+    /// Query head h reads key/value head h / (heads / kvHeads) (grouped-query attention).
     /// </summary>
-    public static void Run(ReadOnlySpan<float> q, Span<float> output, ReadOnlySpan<float> keyCache, ReadOnlySpan<float> valueCache,
-        Span<float> att, int pos, int tokens, int heads, int kvHeads, int headSize, int seqLen)
+    public static void Run(ReadOnlySpan<float> q, Span<float> output, Span<float> att, ReadOnlySpan<KvView> views,
+        int heads, int kvHeads, int headSize, int seqLen)
     {
-        int dim = heads * headSize, kvDim = kvHeads * headSize;
-        if (pos < 0 || tokens <= 0 || pos + tokens > seqLen || q.Length < tokens * dim || output.Length < tokens * dim ||
-            keyCache.Length < (pos + tokens) * kvDim || valueCache.Length < (pos + tokens) * kvDim || att.Length < (long)tokens * heads * seqLen)
+        int tokens = views.Length, dim = heads * headSize;
+        if (tokens == 0 || kvHeads <= 0 || heads % kvHeads != 0 || q.Length < tokens * dim || output.Length < tokens * dim ||
+            att.Length < (long)tokens * heads * seqLen)
             throw new ArgumentException("attention sizes do not match");
-        fixed (float* pq = q, po = output, pk = keyCache, pv = valueCache, pa = att)
+        int longest = 0;
+        foreach (var view in views)
         {
-            var job = new Job(pq, po, pk, pv, pa, pos, heads, heads / kvHeads, headSize, kvDim, seqLen);
+            if (view.Length < 1 || view.Length > seqLen) throw new ArgumentException($"a token attends to 1..{seqLen} positions, not {view.Length}");
+            longest = Math.Max(longest, view.Length);
+        }
+        fixed (float* pq = q, po = output, pa = att)
+        fixed (KvView* pv = views)
+        {
+            var job = new Job(pq, po, pa, pv, heads, heads / kvHeads, headSize, kvHeads * headSize, seqLen, longest);
             Workers.For(tokens * heads, ref job);
         }
     }
 
-    readonly struct Job(float* q, float* output, float* keys, float* values, float* att,
-        int pos, int heads, int kvMul, int headSize, int kvDim, int seqLen) : IRowJob
+    readonly struct Job(float* q, float* output, float* att, KvView* views,
+        int heads, int kvMul, int headSize, int kvDim, int seqLen, int longest) : IRowJob
     {
-        public long CostPerRow => 2L * (pos + 1) * headSize;
+        public long CostPerRow => 2L * longest * headSize;
 
         public void Run(int start, int end)
         {
             for (int row = start; row < end; row++)
             {
                 int t = row / heads, h = row % heads;
+                var view = views[t];
                 long kvOffset = (long)(h / kvMul) * headSize;
                 long qOffset = (long)t * heads * headSize + (long)h * headSize;
-                Head(q + qOffset, keys + kvOffset, values + kvOffset, kvDim, pos + t + 1, headSize,
+                Head(q + qOffset, view.Keys + kvOffset, view.Values + kvOffset, kvDim, view.Length, headSize,
                     att + (long)row * seqLen, output + qOffset);
             }
         }
@@ -106,4 +114,14 @@ public static unsafe class Attention
             output[j] = o;
         }
     }
+}
+
+/// <summary>
+/// What one token attends to: the first <paramref name="length"/> key and value rows of its sequence's cache for one
+/// layer (rows kv_dim apart).
+/// </summary>
+public readonly unsafe struct KvView(float* keys, float* values, int length)
+{
+    public readonly float* Keys = keys, Values = values;
+    public readonly int Length = length;
 }

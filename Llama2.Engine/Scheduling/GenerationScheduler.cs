@@ -1,18 +1,22 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Llama2.Engine.Generation;
+using Llama2.Engine.Inference;
 
 namespace Llama2.Engine.Scheduling;
 
 /// <summary>
-/// Serves generation requests from many callers on one model. Requests wait in a bounded queue; a dedicated loop
-/// thread owns the model and a fixed set of slots (KV caches), admits queued requests into free slots, and steps the
-/// active sequences one token each in turn, so concurrent streams interleave. Each request's tokens go to its own
-/// bounded channel (<see cref="ScheduledGeneration.Tokens"/>).
+/// Serves generation requests from many callers on one model (continuous batching). Requests wait in a bounded
+/// queue; a dedicated loop thread owns the model and a fixed set of slots (KV caches), admits queued requests into
+/// free slots as they free up, and at every step runs one forward pass for all active sequences together: one token
+/// of each decoding sequence plus a bounded chunk of prompt tokens of the sequences that just joined. The weights are
+/// read once per step for the whole batch instead of once per sequence. Each request's tokens go to its own bounded
+/// channel (<see cref="ScheduledGeneration.Tokens"/>).
 /// </summary>
 /// <remarks>
-/// Everything a batched forward pass would change lives in <see cref="StepActiveSequences"/>: the queue, the slots and
-/// the token channels are the contract with callers, and stay as they are.
+/// A sequence's tokens do not depend on what it is batched with: every row of a batch is computed exactly as it would
+/// be alone (see <see cref="TokenBatch"/>), and each sequence samples with its own parameters and random state.
 /// </remarks>
 public sealed class GenerationScheduler : IAsyncDisposable
 {
@@ -20,7 +24,9 @@ public sealed class GenerationScheduler : IAsyncDisposable
     readonly SchedulerOptions _options;
     readonly Channel<ScheduledGeneration> _queue;
     readonly SequenceSlot[] _slots;
-    readonly List<SequenceSlot> _active = [];
+    readonly List<SequenceSlot> _active = []; // in order of admission: prompts are fed first come, first served
+    readonly TokenBatch _batch;
+    readonly Participant[] _participants;
     readonly CancellationTokenSource _stopping = new();
     readonly Thread _thread;
     readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -41,6 +47,11 @@ public sealed class GenerationScheduler : IAsyncDisposable
         });
         _slots = new SequenceSlot[options.MaxConcurrentSequences];
         for (int i = 0; i < _slots.Length; i++) _slots[i] = new SequenceSlot(model.Transformer.CreateState());
+        // A step holds one token of every slot plus a chunk of prompt, or a whole prefill batch when nothing decodes.
+        int capacity = Math.Min(options.MaxConcurrentSequences + Math.Max(options.PrefillChunkTokens, RunState.PrefillBatch),
+            options.MaxConcurrentSequences * model.Config.SeqLen);
+        _batch = new TokenBatch(model.Config, capacity, options.MaxConcurrentSequences);
+        _participants = new Participant[options.MaxConcurrentSequences];
         _thread = new Thread(RunLoop) { IsBackground = true, Name = "llama2-scheduler" };
         _thread.Start();
     }
@@ -52,6 +63,12 @@ public sealed class GenerationScheduler : IAsyncDisposable
 
     /// <summary>Sequences holding a slot (generating, or paused because their reader is behind).</summary>
     public int ActiveSequences => Volatile.Read(ref _activeCount);
+
+    /// <summary>
+    /// Raised on the scheduler's thread after every forward pass, with what went into it (for metrics and tests).
+    /// Handlers must be quick: the next step waits for them.
+    /// </summary>
+    public event Action<SchedulerStep>? Stepped;
 
     /// <summary>Sequences finished since start (completed, failed or cancelled).</summary>
     public long CompletedSequences => Interlocked.Read(ref _completed);
@@ -124,6 +141,7 @@ public sealed class GenerationScheduler : IAsyncDisposable
                 slot.Assign(generation, sequence);
                 _active.Add(slot);
                 Volatile.Write(ref _activeCount, _active.Count);
+                if (!sequence.Begin()) Release(slot, null); // nothing to generate (max_new_tokens 0)
             }
             catch (Exception e)
             {
@@ -133,31 +151,82 @@ public sealed class GenerationScheduler : IAsyncDisposable
     }
 
     /// <summary>
-    /// Steps every active sequence whose reader has room by one token (the first step also prefills the prompt).
-    /// Returns whether any sequence made progress. This is the place for a batched forward over all of them.
+    /// One forward pass for every active sequence whose reader has room: one token for each decoding sequence, and
+    /// prompt tokens of new sequences up to a budget, so that a long prompt joining delays the others by about one
+    /// step, not by its whole prefill (when nothing is decoding, prompts go through in full batches). Then each
+    /// sequence that got logits samples its next token. Returns whether any sequence made progress.
     /// </summary>
     bool StepActiveSequences()
     {
-        bool progressed = false;
-        for (int i = 0; i < _active.Count; i++)
+        var started = Stopwatch.GetTimestamp();
+        _batch.Clear();
+        int count = 0, decodeTokens = 0, promptTokens = 0;
+        foreach (var slot in _active)
+            if (IsReady(slot) && slot.Sequence!.Unfed.Length == 1)
+            {
+                _participants[count++] = Join(slot, 1);
+                decodeTokens++;
+            }
+        int budget = decodeTokens > 0 ? _options.PrefillChunkTokens : _batch.Capacity;
+        foreach (var slot in _active)
         {
-            var slot = _active[i];
+            int unfed = slot.Sequence!.Unfed.Length;
+            if (unfed <= 1 || !IsReady(slot)) continue;
+            int take = Math.Min(unfed, Math.Min(budget - promptTokens, _batch.Capacity - _batch.Count));
+            if (take <= 0) break;
+            _participants[count++] = Join(slot, take);
+            promptTokens += take;
+        }
+        if (count == 0) return false;
+
+        try
+        {
+            _model.Transformer.Forward(_batch);
+        }
+        catch (Exception e)
+        {
+            for (int i = 0; i < count; i++) Release(_participants[i].Slot, e);
+            return true;
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            var (slot, fed, logitsIndex) = _participants[i];
+            _participants[i] = default;
             var generation = slot.Generation!;
-            if (generation.CancellationToken.IsCancellationRequested || !generation.HasRoom) continue;
             try
             {
-                var token = slot.Sequence!.Next();
-                progressed = true;
-                if (token is not null) generation.Writer.TryWrite(token);
-                if (token is null || token.Finish is not null) Release(i--, null);
+                slot.Sequence!.MarkFed(fed);
+                if (logitsIndex < 0) continue; // a prompt chunk that is not the last
+                var token = slot.Sequence.Sample(_batch.Logits(logitsIndex));
+                generation.Writer.TryWrite(token);
+                if (token.Finish is not null) Release(slot, null);
             }
             catch (Exception e)
             {
-                Release(i--, e);
+                Release(slot, e);
             }
         }
-        return progressed;
+        Stepped?.Invoke(new SchedulerStep(count, decodeTokens, promptTokens, Stopwatch.GetElapsedTime(started)));
+        return true;
     }
+
+    static bool IsReady(SequenceSlot slot) =>
+        slot.Generation!.CancellationToken.IsCancellationRequested is false && slot.Generation.HasRoom;
+
+    /// <summary>Adds the next <paramref name="take"/> unfed tokens of a slot's sequence to the batch.</summary>
+    Participant Join(SequenceSlot slot, int take)
+    {
+        var sequence = slot.Sequence!;
+        var unfed = sequence.Unfed;
+        int logitsIndex = -1;
+        for (int i = 0; i < take; i++)
+            logitsIndex = _batch.Add(sequence.State, unfed[i], sequence.FedCount + i, logits: i == unfed.Length - 1);
+        return new Participant(slot, take, logitsIndex);
+    }
+
+    /// <summary>A sequence's share of one step: how many of its tokens are fed, and where its logits are (or −1).</summary>
+    readonly record struct Participant(SequenceSlot Slot, int Fed, int LogitsIndex);
 
     void RetireCancelled()
     {
@@ -165,6 +234,8 @@ public sealed class GenerationScheduler : IAsyncDisposable
             if (_active[i].Generation!.CancellationToken is { IsCancellationRequested: true } token)
                 Release(i--, new OperationCanceledException(token));
     }
+
+    void Release(SequenceSlot slot, Exception? error) => Release(_active.IndexOf(slot), error);
 
     void Release(int activeIndex, Exception? error)
     {

@@ -15,11 +15,20 @@ public sealed record SchedulerOptions
     /// </summary>
     public int TokenBufferSize { get; init; } = 64;
 
+    /// <summary>
+    /// Prompt tokens fed per step while other sequences are decoding: a joining prompt then delays the running streams
+    /// by about one step per chunk instead of by its whole prefill. When nothing is decoding, prompts go through in
+    /// batches of <see cref="Inference.RunState.PrefillBatch"/> or more.
+    /// </summary>
+    public int PrefillChunkTokens { get; init; } = 16;
+
     /// <summary>Throws when a size is out of range.</summary>
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentSequences, 1, nameof(MaxConcurrentSequences));
         ArgumentOutOfRangeException.ThrowIfLessThan(QueueCapacity, 1, nameof(QueueCapacity));
         ArgumentOutOfRangeException.ThrowIfLessThan(TokenBufferSize, 1, nameof(TokenBufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PrefillChunkTokens, 1, nameof(PrefillChunkTokens));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(PrefillChunkTokens, 4096, nameof(PrefillChunkTokens));
     }
 }

@@ -62,6 +62,7 @@ public sealed class ModelHost(
                 MaxConcurrentSequences = _options.MaxConcurrentSequences,
                 QueueCapacity = _options.MaxQueueLength,
                 TokenBufferSize = _options.TokenBufferSize,
+                PrefillChunkTokens = _options.PrefillChunkTokens,
             });
             var config = model.Config;
             logger.LogInformation(

@@ -24,11 +24,18 @@ public sealed class ModelOptions
 
     /// <summary>Sequences generated at the same time, each with its own KV cache.</summary>
     [Range(1, 256)]
-    public int MaxConcurrentSequences { get; set; } = 4;
+    public int MaxConcurrentSequences { get; set; } = 8;
 
     /// <summary>Requests that may wait for a free sequence slot; more are answered 429.</summary>
     [Range(1, 100_000)]
     public int MaxQueueLength { get; set; } = 32;
+
+    /// <summary>
+    /// Prompt tokens fed per step while other sequences are decoding (continuous batching): a long prompt joining
+    /// delays the running streams by about one step per chunk, not by its whole prefill.
+    /// </summary>
+    [Range(1, 4096)]
+    public int PrefillChunkTokens { get; set; } = 16;
 
     /// <summary>Tokens a sequence may run ahead of a slow client before it is paused.</summary>
     [Range(1, 4096)]
