@@ -69,6 +69,57 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void Top_p_picks_what_a_plain_sort_in_run_c_order_picks_on_flat_peaked_and_tied_distributions()
+    {
+        var random = new Random(5);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            int vocab = trial % 3 == 0 ? 32000 : 2 + random.Next(2000);
+            var logits = new float[vocab];
+            for (int i = 0; i < vocab; i++)
+                logits[i] = (trial % 4) switch
+                {
+                    0 => (float)random.NextDouble() * 0.01f,         // nearly flat: almost every token is a candidate
+                    1 => (float)random.NextDouble() * 20f,           // peaked
+                    2 => random.Next(4),                             // many exact ties
+                    _ => (float)(random.NextDouble() * random.NextDouble() * 8),
+                };
+            var options = new SamplingOptions { Temperature = 0.5f + (float)random.NextDouble(), TopP = 0.05f + 0.9f * (float)random.NextDouble(), Seed = (ulong)(trial + 1) };
+
+            var probabilities = logits.Select(l => l / options.Temperature).ToArray();
+            Sampler.Softmax(probabilities);
+            var rng = new XorShiftRandom(options.Seed);
+            float coin = rng.NextSingle();
+            int expected = ReferenceTopP(probabilities, options.TopP, coin);
+
+            int actual = new Sampler(vocab, options).Sample((float[])logits.Clone(), [], out _);
+            Assert.True(expected == actual, $"trial {trial}: vocab {vocab}, top-p {options.TopP}: expected {expected}, got {actual}");
+        }
+    }
+
+    // run.c's sample_topp with a comparison sort (descending probability, ties in index order).
+    static int ReferenceTopP(float[] probabilities, float topP, float coin)
+    {
+        float cutoff = (1f - topP) / (probabilities.Length - 1);
+        var candidates = probabilities.Select((p, i) => (P: p, I: i)).Where(c => c.P >= cutoff)
+            .OrderByDescending(c => c.P).ThenBy(c => c.I).ToArray();
+        float cumulative = 0f;
+        int last = candidates.Length - 1;
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            cumulative += candidates[i].P;
+            if (cumulative > topP) { last = i; break; }
+        }
+        float r = coin * cumulative, cdf = 0f;
+        for (int i = 0; i <= last; i++)
+        {
+            cdf += candidates[i].P;
+            if (r < cdf) return candidates[i].I;
+        }
+        return candidates[last].I;
+    }
+
+    [Fact]
     public void Seed_zero_samples_like_any_other_seed_not_like_argmax()
     {
         int[] Draw(ulong seed)

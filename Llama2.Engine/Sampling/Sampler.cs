@@ -5,12 +5,12 @@ namespace Llama2.Engine.Sampling;
 /// <summary>
 /// Picks tokens from logits exactly as run.c's sampler: argmax at temperature 0; otherwise divide by temperature,
 /// softmax, draw one coin, then multinomial or top-p with run.c's cutoff and order. Top-k and repetition penalty are
-/// extras applied to the logits first, and change nothing when off. Allocates only at construction.
+/// extras applied to the logits first, and change nothing when off. Allocates only at construction (and a scratch
+/// buffer per thread on first use).
 /// </summary>
 public sealed class Sampler
 {
     readonly SamplingOptions _options;
-    readonly ProbIndex[] _candidates;
     readonly float[]? _topKScratch;
     readonly int[]? _seen;
     int _stamp;
@@ -21,7 +21,6 @@ public sealed class Sampler
         _options = options;
         // xorshift never leaves state 0, so seed 0 would draw coin 0 for ever; run.c never uses it (0 means "clock").
         _random = new XorShiftRandom(options.Seed == 0 ? ZeroSeedReplacement : options.Seed);
-        _candidates = new ProbIndex[vocabSize];
         if (options.TopK > 0 && options.TopK < vocabSize) _topKScratch = new float[vocabSize];
         if (options.RepetitionPenalty != 1f) _seen = new int[vocabSize];
     }
@@ -93,19 +92,21 @@ public sealed class Sampler
     int SampleTopP(ReadOnlySpan<float> probabilities, float topP, float coin)
     {
         float cutoff = (1.0f - topP) / (probabilities.Length - 1);
+        if (_sortScratch is null || _sortScratch.Length < 2 * probabilities.Length) _sortScratch = new ulong[2 * probabilities.Length];
+        var all = _sortScratch.AsSpan();
         int count = 0;
         for (int i = 0; i < probabilities.Length; i++)
-            if (probabilities[i] >= cutoff) _candidates[count++] = new ProbIndex(probabilities[i], i);
+            if (probabilities[i] >= cutoff) all[count++] = CandidateKey(probabilities[i], i);
 
         // Descending probability; ties keep index order, as glibc's (merge sort) qsort leaves them.
-        var candidates = _candidates.AsSpan(0, count);
-        candidates.Sort(static (a, b) => a.Prob > b.Prob ? -1 : a.Prob < b.Prob ? 1 : a.Index.CompareTo(b.Index));
+        var candidates = all[..count];
+        SortByKey(candidates, all.Slice(probabilities.Length, count));
 
         float cumulative = 0f;
         int last = count - 1;
         for (int i = 0; i < count; i++)
         {
-            cumulative += candidates[i].Prob;
+            cumulative += probabilities[IndexOf(candidates[i])];
             if (cumulative > topP)
             {
                 last = i;
@@ -117,10 +118,63 @@ public sealed class Sampler
         float cdf = 0f;
         for (int i = 0; i <= last; i++)
         {
-            cdf += candidates[i].Prob;
-            if (r < cdf) return candidates[i].Index;
+            cdf += probabilities[IndexOf(candidates[i])];
+            if (r < cdf) return IndexOf(candidates[i]);
         }
-        return candidates[last].Index;
+        return IndexOf(candidates[last]);
+    }
+
+    // Shared by the samplers of a thread (the scheduler steps its sequences on one thread): 2 × vocab entries.
+    [ThreadStatic] static ulong[]? _sortScratch;
+
+    /// <summary>
+    /// A candidate as one integer that sorts in the order top-p wants: the high half is the probability's bits
+    /// inverted (for a non-negative float the bits grow with the value, so inverted they shrink), the low half the index.
+    /// </summary>
+    static ulong CandidateKey(float probability, int index) =>
+        (ulong)~(uint)BitConverter.SingleToInt32Bits(probability) << 32 | (uint)index;
+
+    static int IndexOf(ulong key) => (int)(uint)key;
+
+    /// <summary>
+    /// Stable LSD radix sort on the high 32 bits, a byte per pass (passes where every key has the same byte are
+    /// skipped). Candidates arrive in index order, so ties stay in index order. A comparison sort of a flat
+    /// distribution's ~30000 candidates took over a millisecond per token; this takes about a tenth of that.
+    /// </summary>
+    static void SortByKey(Span<ulong> items, Span<ulong> scratch)
+    {
+        int n = items.Length;
+        if (n < 2) return;
+        Span<int> counts = stackalloc int[4 * 256];
+        counts.Clear();
+        foreach (ulong item in items)
+        {
+            uint key = (uint)(item >> 32);
+            counts[(int)(key & 255)]++;
+            counts[256 + (int)((key >> 8) & 255)]++;
+            counts[512 + (int)((key >> 16) & 255)]++;
+            counts[768 + (int)(key >> 24)]++;
+        }
+        Span<ulong> from = items, to = scratch;
+        bool inScratch = false;
+        for (int pass = 0; pass < 4; pass++)
+        {
+            var offsets = counts.Slice(pass * 256, 256);
+            int shift = 32 + 8 * pass;
+            if (offsets[(int)((from[0] >> shift) & 255)] == n) continue;
+            for (int b = 0, sum = 0; b < 256; b++)
+            {
+                int c = offsets[b];
+                offsets[b] = sum;
+                sum += c;
+            }
+            foreach (ulong item in from) to[offsets[(int)((item >> shift) & 255)]++] = item;
+            var t = from;
+            from = to;
+            to = t;
+            inScratch = !inScratch;
+        }
+        if (inScratch) from.CopyTo(items);
     }
 
     /// <summary>HF-style: each distinct token already in the sequence has its logit pushed towards "less likely" once.</summary>
@@ -152,6 +206,4 @@ public sealed class Sampler
             logits[i] = float.NegativeInfinity;
         }
     }
-
-    readonly record struct ProbIndex(float Prob, int Index);
 }
