@@ -141,8 +141,9 @@ public static unsafe class MatMul
             {
                 int tt = Math.Min(TokenBlock, tokens - t0);
                 float* xt = x + (long)t0 * n;
-                Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res);
-                if (mode == Epilogue.SwiGlu) Tile<TVec, TOps>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3);
+                bool first = t0 == 0; // the tile that streams this block's weights from memory
+                Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res, first);
+                if (mode == Epilogue.SwiGlu) Tile<TVec, TOps>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3, first);
                 for (int t = 0; t < tt; t++)
                 {
                     float* o = p.Out + (long)(t0 + t) * p.Rows + row0;
@@ -161,19 +162,23 @@ public static unsafe class MatMul
         }
     }
 
-    /// <summary>res[r · 6 + t] = W[r] · x[t] for rows × tokens ≤ 4 × 6 (rows of W and x are n apart).</summary>
+    /// <summary>
+    /// res[r · 6 + t] = W[r] · x[t] for rows × tokens ≤ 4 × 6 (rows of W and x are n apart). The first tile of a block
+    /// also prefetches the next block's rows: with a handful of tokens (decoding a batch of sequences) reading the
+    /// weights is still what takes the time.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<TVec, TOps>(float* w, int rows, float* x, int tokens, int n, float* res)
+    static void Tile<TVec, TOps>(float* w, int rows, float* x, int tokens, int n, float* res, bool first)
         where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         if (rows == 4 && tokens == 6)
-            Dot4x6<TVec, TOps>(w, x, n, res);
+            Dot4x6<TVec, TOps>(w, x, n, res, first);
         else if (rows == 4)
         {
             int t = 0;
             if (tokens >= 4)
             {
-                Dot4x4<TVec, TOps>(w, x, n, res);
+                Dot4x4<TVec, TOps>(w, x, n, res, first);
                 t = 4;
             }
             for (; t < tokens; t++) Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t, TokenBlock);
@@ -182,6 +187,21 @@ public static unsafe class MatMul
             for (int r = 0; r < rows; r++)
                 for (int t = 0; t < tokens; t++)
                     res[r * TokenBlock + t] = Dot<TVec, TOps>(w + (long)r * n, x + (long)t * n, n);
+    }
+
+    /// <summary>
+    /// Fetches the cache line at offset k of the block of 4 rows that follows (w0 is the first row of this block).
+    /// Non-temporal: weights are read once per step, so they should not push the activations and the KV cache out of L2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void PrefetchNextBlock(float* w0, long ldw, int k)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || (k & 15) != 0) return;
+        float* next = w0 + 4 * ldw + k;
+        System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next);
+        System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next + ldw);
+        System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next + 2 * ldw);
+        System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next + 3 * ldw);
     }
 
     /// <summary>The scalar leftover of a dot product, after the vector part up to k: always added the same way.</summary>
@@ -211,18 +231,9 @@ public static unsafe class MatMul
         float* w0 = w, w1 = w + ldw, w2 = w + 2 * ldw, w3 = w + 3 * ldw;
         TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
         int k = 0;
-        // The next block of rows, fetched while this one is summed so the stream never stalls. Non-temporal: weights
-        // are read once per token, so they should not push the activations and the KV cache out of L2.
-        long ahead = 4 * ldw;
         for (; k <= n - TOps.Width; k += TOps.Width)
         {
-            if (System.Runtime.Intrinsics.X86.Sse.IsSupported && (k & 15) == 0)
-            {
-                System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(w0 + ahead + k);
-                System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(w1 + ahead + k);
-                System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(w2 + ahead + k);
-                System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(w3 + ahead + k);
-            }
+            PrefetchNextBlock(w0, ldw, k); // fetched while this block is summed, so the stream never stalls
             TVec xv = TOps.Load(x + k);
             a0 = TOps.Fma(TOps.Load(w0 + k), xv, a0);
             a1 = TOps.Fma(TOps.Load(w1 + k), xv, a1);
@@ -239,7 +250,7 @@ public static unsafe class MatMul
     /// Prefill's micro-kernel: 4 weight rows × 6 tokens, 24 accumulators in registers. Each k-chunk costs 10 loads
     /// for 24 fused multiply-adds, and the 4 weight rows stay in L1 while the kernel walks over all the tokens.
     /// </summary>
-    static void Dot4x6<TVec, TOps>(float* w, float* x, int n, float* res) where TVec : struct where TOps : struct, IVectorOps<TVec>
+    static void Dot4x6<TVec, TOps>(float* w, float* x, int n, float* res, bool prefetch) where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         float* w0 = w, w1 = w + n, w2 = w + 2 * n, w3 = w + 3 * n;
         float* x0 = x, x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n, x4 = x + 4 * n, x5 = x + 5 * n;
@@ -250,6 +261,7 @@ public static unsafe class MatMul
         int k = 0;
         for (; k <= n - TOps.Width; k += TOps.Width)
         {
+            if (prefetch) PrefetchNextBlock(w0, n, k);
             TVec v0 = TOps.Load(w0 + k), v1 = TOps.Load(w1 + k), v2 = TOps.Load(w2 + k), v3 = TOps.Load(w3 + k);
             TVec xv;
             xv = TOps.Load(x0 + k);
@@ -294,7 +306,7 @@ public static unsafe class MatMul
     /// <summary>
     /// 4 weight rows × 4 tokens, the batch's leftover tokens.
     /// </summary>
-    static void Dot4x4<TVec, TOps>(float* w, float* x, int n, float* res) where TVec : struct where TOps : struct, IVectorOps<TVec>
+    static void Dot4x4<TVec, TOps>(float* w, float* x, int n, float* res, bool prefetch) where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         float* w0 = w, w1 = w + n, w2 = w + 2 * n, w3 = w + 3 * n;
         float* x0 = x, x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n;
@@ -305,6 +317,7 @@ public static unsafe class MatMul
         int k = 0;
         for (; k <= n - TOps.Width; k += TOps.Width)
         {
+            if (prefetch) PrefetchNextBlock(w0, n, k);
             TVec v0 = TOps.Load(w0 + k), v1 = TOps.Load(w1 + k), v2 = TOps.Load(w2 + k), v3 = TOps.Load(w3 + k);
             TVec xv = TOps.Load(x0 + k);
             a00 = TOps.Fma(v0, xv, a00); a10 = TOps.Fma(v1, xv, a10); a20 = TOps.Fma(v2, xv, a20); a30 = TOps.Fma(v3, xv, a30);
