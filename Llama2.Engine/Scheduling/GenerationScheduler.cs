@@ -34,6 +34,7 @@ public sealed class GenerationScheduler : IAsyncDisposable
     Task<bool>? _queueReadable;
     int _activeCount;
     long _completed;
+    long _forwardPasses, _tokensFed;
 
     public GenerationScheduler(LlamaModel model, SchedulerOptions options)
     {
@@ -69,6 +70,12 @@ public sealed class GenerationScheduler : IAsyncDisposable
     /// Handlers must be quick: the next step waits for them.
     /// </summary>
     public event Action<SchedulerStep>? Stepped;
+
+    /// <summary>Forward passes (steps) run since start.</summary>
+    public long ForwardPasses => Interlocked.Read(ref _forwardPasses);
+
+    /// <summary>Tokens fed through those passes (decoded and prompt tokens): over <see cref="ForwardPasses"/>, the mean batch.</summary>
+    public long TokensFed => Interlocked.Read(ref _tokensFed);
 
     /// <summary>Sequences finished since start (completed, failed or cancelled).</summary>
     public long CompletedSequences => Interlocked.Read(ref _completed);
@@ -188,6 +195,9 @@ public sealed class GenerationScheduler : IAsyncDisposable
             for (int i = 0; i < count; i++) Release(_participants[i].Slot, e);
             return true;
         }
+        // Counted before any token is handed out, so a client that has its tokens sees the pass counted.
+        Interlocked.Increment(ref _forwardPasses);
+        Interlocked.Add(ref _tokensFed, decodeTokens + promptTokens);
 
         for (int i = 0; i < count; i++)
         {

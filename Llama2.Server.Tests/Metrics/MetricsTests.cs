@@ -83,6 +83,11 @@ public sealed class MetricsTests
         Assert.DoesNotContain("endpoint=\"/metrics\"", after.Text);
 
         // Gauges: nothing left running, and the model with its shape.
+        // One request at a time: a forward pass per generated token, fed the prompt first and then each token but the last.
+        Assert.Equal(done.Sum(d => d.Tokens), after.Delta(before, "llama2_forward_passes_total"));
+        Assert.Equal(after.Delta(before, "llama2_prompt_tokens_total") + done.Sum(d => d.Tokens - 1),
+            after.Delta(before, "llama2_forward_pass_tokens_total"));
+
         Assert.Equal(0, after["llama2_queue_depth"]);
         Assert.Equal(0, after["llama2_active_sequences"]);
         Assert.Equal(8, after["llama2_sequence_slots"]); // appsettings.json

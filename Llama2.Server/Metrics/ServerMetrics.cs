@@ -47,6 +47,10 @@ public sealed class ServerMetrics
         QueueTime = Factory.CreateHistogram("llama2_queue_time_seconds",
             "Time generation requests waited for a sequence slot.",
             new HistogramConfiguration { Buckets = FirstTokenBuckets });
+        ForwardPasses = Factory.CreateCounter("llama2_forward_passes_total",
+            "Forward passes of the model; each carries every active sequence (continuous batching).");
+        ForwardPassTokens = Factory.CreateCounter("llama2_forward_pass_tokens_total",
+            "Tokens fed through the forward passes (one per decoding sequence plus prompt chunks); over llama2_forward_passes_total, the mean batch size.");
         QueueDepth = Factory.CreateGauge("llama2_queue_depth", "Requests waiting for a sequence slot.");
         ActiveSequences = Factory.CreateGauge("llama2_active_sequences",
             "Sequences holding a slot (generating, or paused behind a slow client).");
@@ -72,6 +76,8 @@ public sealed class ServerMetrics
     public Histogram TimePerOutputToken { get; }
     public Histogram RequestDuration { get; }
     public Histogram QueueTime { get; }
+    public Counter ForwardPasses { get; }
+    public Counter ForwardPassTokens { get; }
     public Gauge QueueDepth { get; }
     public Gauge ActiveSequences { get; }
     public Gauge SequenceSlots { get; }
@@ -87,6 +93,8 @@ public sealed class ServerMetrics
         }
         QueueDepth.Set(loaded.Scheduler.QueueDepth);
         ActiveSequences.Set(loaded.Scheduler.ActiveSequences);
+        ForwardPasses.IncTo(loaded.Scheduler.ForwardPasses);
+        ForwardPassTokens.IncTo(loaded.Scheduler.TokensFed);
         if (ReferenceEquals(Volatile.Read(ref _published), loaded)) return;
 
         var inv = CultureInfo.InvariantCulture;
