@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Llama2.Engine.Generation;
 using Llama2.Engine.Inference;
+using Llama2.Engine.Kernels;
 
 namespace Llama2.Engine.Scheduling;
 
@@ -199,22 +200,20 @@ public sealed class GenerationScheduler : IAsyncDisposable
         Interlocked.Increment(ref _forwardPasses);
         Interlocked.Add(ref _tokensFed, decodeTokens + promptTokens);
 
+        // Each sequence samples from its logits with its own sampler, so they can sample side by side (a top-p draw
+        // over 32000 tokens takes about half a millisecond).
+        var sampling = new SamplingJob(this, count);
+        Workers.For(count, ref sampling);
+
         for (int i = 0; i < count; i++)
         {
-            var (slot, fed, logitsIndex) = _participants[i];
+            var (slot, _, _, token, error) = _participants[i];
             _participants[i] = default;
-            var generation = slot.Generation!;
-            try
+            if (error is not null) Release(slot, error);
+            else if (token is not null)
             {
-                slot.Sequence!.MarkFed(fed);
-                if (logitsIndex < 0) continue; // a prompt chunk that is not the last
-                var token = slot.Sequence.Sample(_batch.Logits(logitsIndex));
-                generation.Writer.TryWrite(token);
+                slot.Generation!.Writer.TryWrite(token);
                 if (token.Finish is not null) Release(slot, null);
-            }
-            catch (Exception e)
-            {
-                Release(slot, e);
             }
         }
         Stepped?.Invoke(new SchedulerStep(count, decodeTokens, promptTokens, Stopwatch.GetElapsedTime(started)));
@@ -235,8 +234,36 @@ public sealed class GenerationScheduler : IAsyncDisposable
         return new Participant(slot, take, logitsIndex);
     }
 
-    /// <summary>A sequence's share of one step: how many of its tokens are fed, and where its logits are (or −1).</summary>
-    readonly record struct Participant(SequenceSlot Slot, int Fed, int LogitsIndex);
+    /// <summary>
+    /// A sequence's share of one step: how many of its tokens are fed, where its logits are (or −1), and then the
+    /// token it sampled or what went wrong.
+    /// </summary>
+    record struct Participant(SequenceSlot Slot, int Fed, int LogitsIndex, GeneratedToken? Token = null, Exception? Error = null);
+
+    /// <summary>Records what the pass fed, then samples the next token of each participant that got logits.</summary>
+    void Sample(int index)
+    {
+        ref var p = ref _participants[index];
+        try
+        {
+            var sequence = p.Slot.Sequence!;
+            sequence.MarkFed(p.Fed);
+            if (p.LogitsIndex >= 0) p.Token = sequence.Sample(_batch.Logits(p.LogitsIndex)); // else a prompt chunk that is not the last
+        }
+        catch (Exception e)
+        {
+            p.Error = e;
+        }
+    }
+
+    readonly struct SamplingJob(GenerationScheduler scheduler, int count) : IRowJob
+    {
+        public long CostPerRow => 1 << 20; // worth a thread each
+        public void Run(int start, int end)
+        {
+            for (int i = start; i < end && i < count; i++) scheduler.Sample(i);
+        }
+    }
 
     void RetireCancelled()
     {
