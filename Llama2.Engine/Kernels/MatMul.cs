@@ -137,9 +137,9 @@ public static unsafe class MatMul
             int row0 = block * RowBlock, rows = Math.Min(RowBlock, p.Rows - row0);
             float* res = stackalloc float[RowBlock * TokenBlock];
             float* res3 = stackalloc float[RowBlock * TokenBlock];
-            for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
+            for (int t0 = 0, tt; t0 < tokens; t0 += tt)
             {
-                int tt = Math.Min(TokenBlock, tokens - t0);
+                tt = TileTokens(tokens - t0);
                 float* xt = x + (long)t0 * n;
                 bool first = t0 == 0; // the tile that streams this block's weights from memory
                 Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res, first);
@@ -161,6 +161,13 @@ public static unsafe class MatMul
             }
         }
     }
+
+    /// <summary>
+    /// Tokens for the next tile: 6 (the widest kernel) while plenty remain, but 7–9 go as 4 + the rest, so that a
+    /// batch of 8 sequences runs two 4-token tiles instead of a 6-token tile and two single-token passes, which cost
+    /// as much as a 6-token tile each (4 multiply-adds per 5 loads).
+    /// </summary>
+    static int TileTokens(int remaining) => remaining >= 10 ? TokenBlock : remaining > TokenBlock ? 4 : remaining;
 
     /// <summary>
     /// res[r · 6 + t] = W[r] · x[t] for rows × tokens ≤ 4 × 6 (rows of W and x are n apart). The first tile of a block
