@@ -22,3 +22,20 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# A free TCP port on the loopback interface.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
+    || echo $((20000 + RANDOM % 30000))
+}
+
+# Polls URL until it answers 200 while process $2 lives (up to $3 tries, 0.2 s apart); never a fixed sleep.
+wait_healthy() {
+  local url=$1 pid=$2 tries=${3:-300}
+  for _ in $(seq 1 "$tries"); do
+    if [ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$url")" = "200" ]; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}

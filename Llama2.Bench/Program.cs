@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Llama2.Bench;
+using Llama2.Bench.LoadTest;
 using Llama2.Engine.Inference;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
@@ -9,9 +10,13 @@ using Llama2.Engine.Model;
 //   dotnet run -c Release --project Llama2.Bench -- [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128]
 //                                                    [--threads N] [--runs 5] [--dir PATH]
 //   dotnet run -c Release --project Llama2.Bench -- micro [BenchmarkDotNet options]   (kernel micro-benchmarks)
+//   dotnet run -c Release --project Llama2.Bench -- loadtest [--url http://127.0.0.1:8080] [--clients 8] ... [--help]
+//                                                    (N streaming clients against a running Llama2.Server)
 
 if (args.Length > 0 && args[0] == "micro")
     return Micro.Run(args[1..]);
+if (args.Length > 0 && args[0] == "loadtest")
+    return await LoadTestRunner.RunAsync(args[1..]);
 
 var options = BenchOptions.Parse(args);
 if (options is null) return 2;

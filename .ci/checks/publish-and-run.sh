@@ -51,13 +51,7 @@ fi
    "${run_as[@]}" dotnet "$work/app/Llama2.Server.dll") >"$work/server.log" 2>&1 &
 server_pid=$!
 
-ready=""
-for _ in $(seq 1 600); do
-  if curl -sf -o /dev/null --max-time 2 http://127.0.0.1:8080/health; then ready=1; break; fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$ready" ]; then
+if ! wait_healthy http://127.0.0.1:8080/health "$server_pid" 300; then
   cat "$work/server.log" >&2
   fail "published server becomes healthy"
   finish

@@ -24,11 +24,6 @@ fi
 pass "server builds"
 server_dll="$work/server/Llama2.Server.dll"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
-    || echo $((20000 + RANDOM % 30000))
-}
-
 # 1. A missing checkpoint stops start-up with one log line naming the file, exit code 1, no stack trace.
 Model__CheckpointPath="$work/missing.bin" Model__TokenizerPath="$tokenizer" \
   timeout 60 dotnet "$server_dll" --contentRoot "$work/server" --urls "http://127.0.0.1:$(free_port)" >"$work/missing.log" 2>&1
@@ -44,13 +39,7 @@ Model__CheckpointPath="$model" Model__TokenizerPath="$tokenizer" \
   dotnet "$server_dll" --contentRoot "$work/server" --urls "$base" >"$work/server.log" 2>&1 &
 server_pid=$!
 
-ready=""
-for _ in $(seq 1 300); do # up to 60 s
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/health")" = "200" ]; then ready=1; break; fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.2
-done
-if [ -z "$ready" ]; then
+if ! wait_healthy "$base/health" "$server_pid" 300; then # up to 60 s
   echo "server never became healthy; its log:" >&2
   cat "$work/server.log" >&2
   fail "server becomes healthy"
