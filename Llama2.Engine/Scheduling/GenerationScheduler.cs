@@ -194,6 +194,7 @@ public sealed class GenerationScheduler : IAsyncDisposable
         catch (Exception e)
         {
             for (int i = 0; i < count; i++) Release(_participants[i].Slot, e);
+            Array.Clear(_participants, 0, count);
             return true;
         }
         // Counted before any token is handed out, so a client that has its tokens sees the pass counted.
