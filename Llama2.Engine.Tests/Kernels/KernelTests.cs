@@ -102,16 +102,16 @@ public sealed class KernelTests
     public static TheoryData<int, int, int, int, int, int> Models => new()
     {
         // dim, hidden, layers, heads, kv heads, prompt length
-        { 40, 72, 2, 4, 2, 70 },   // nothing a multiple of 16; the prompt spans two prefill batches
+        { 40, 72, 2, 4, 2, 150 },  // nothing a multiple of 16; the prompt spans two prefill batches
         { 64, 172, 2, 4, 4, 9 },   // whole vectors, odd hidden
-        { 96, 256, 3, 6, 3, 64 },  // exactly one batch
+        { 96, 256, 3, 6, 3, 128 }, // exactly one batch
     };
 
     [Theory]
     [MemberData(nameof(Models))]
     public void Prefill_gives_the_logits_and_cache_of_token_by_token_forward_bitwise(int dim, int hidden, int layers, int heads, int kvHeads, int promptLength)
     {
-        var config = new ModelConfig(dim, hidden, layers, heads, kvHeads, VocabSize: 97, SeqLen: 80, SharedClassifier: false);
+        var config = new ModelConfig(dim, hidden, layers, heads, kvHeads, VocabSize: 97, SeqLen: 160, SharedClassifier: false);
         string directory = Path.Combine(Path.GetTempPath(), $"llama2-kernel-tests-{Guid.NewGuid():N}");
         try
         {

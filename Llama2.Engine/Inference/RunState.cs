@@ -12,7 +12,7 @@ namespace Llama2.Engine.Inference;
 public sealed unsafe class RunState
 {
     /// <summary>Prompt tokens run through the layers together by <see cref="Transformer.Prefill"/>.</summary>
-    public const int PrefillBatch = 64;
+    public const int PrefillBatch = 128;
 
     TokenBatch? _step, _prefill;
 
