@@ -104,6 +104,24 @@ public sealed class TokenBatchTests : IDisposable
         AssertBitwiseEqual(_transformer.Prefill([1, 2, 5], 0, reference), batch.Logits(0), "after reuse");
     }
 
+    [Fact]
+    public void A_sequence_with_a_shorter_cache_computes_the_same_and_refuses_positions_beyond_it()
+    {
+        var c = _transformer.Config;
+        var prompt = Prompt(5, 16);
+        var full = _transformer.CreateState();
+        var capped = _transformer.CreateState(contextLength: 16);
+        Assert.Equal(16, capped.ContextLength);
+        Assert.True(capped.KvCacheBytes * 4 == full.KvCacheBytes); // 16 of 64 positions
+
+        AssertBitwiseEqual(_transformer.Prefill(prompt, 0, full), _transformer.Prefill(prompt, 0, capped), "16 positions");
+        var refused = Assert.Throws<ArgumentOutOfRangeException>(() => _transformer.Forward(1, 16, capped));
+        Assert.Contains("0..15", refused.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _transformer.Prefill(prompt, 1, capped));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _transformer.CreateState(contextLength: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _transformer.CreateState(contextLength: c.SeqLen + 1));
+    }
+
     static void AssertBitwiseEqual(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);

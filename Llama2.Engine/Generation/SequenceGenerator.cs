@@ -35,8 +35,8 @@ public sealed class SequenceGenerator
         foreach (int id in prompt)
             if ((uint)id >= (uint)config.VocabSize)
                 throw new ArgumentException($"prompt token id {id} is outside the vocabulary (0..{config.VocabSize - 1})", nameof(request));
-        if (prompt.Length > config.SeqLen)
-            throw new ArgumentException($"the prompt is {prompt.Length} tokens; the model's context is {config.SeqLen}", nameof(request));
+        if (prompt.Length > state.ContextLength)
+            throw new ArgumentException($"the prompt is {prompt.Length} tokens; the context is {state.ContextLength}", nameof(request));
         if (request.MaxNewTokens is < 0)
             throw new ArgumentException("max new tokens must be ≥ 0", nameof(request));
         if (request.Sampling.Validate() is { } problem)
@@ -48,7 +48,7 @@ public sealed class SequenceGenerator
         _sampler = new Sampler(config.VocabSize, request.Sampling);
         _stops = new StopSequenceFilter(request.StopSequences);
         // The last generated token need not be fed, so a full context yields seq_len − prompt + 1 tokens (as run.c).
-        int contextRoom = config.SeqLen - prompt.Length + 1;
+        int contextRoom = state.ContextLength - prompt.Length + 1;
         _maxNewTokens = Math.Min(request.MaxNewTokens ?? contextRoom, contextRoom);
         _tokens = new int[prompt.Length + _maxNewTokens];
         prompt.CopyTo(_tokens, 0);

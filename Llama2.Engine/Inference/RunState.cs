@@ -16,17 +16,26 @@ public sealed unsafe class RunState
 
     TokenBatch? _step, _prefill;
 
-    public RunState(ModelConfig c)
+    /// <param name="c">The model's shape.</param>
+    /// <param name="contextLength">Positions the cache holds (prompt and generated tokens together), 1..seq_len;
+    /// null = the model's whole context. A smaller cache bounds the memory of a sequence.</param>
+    public RunState(ModelConfig c, int? contextLength = null)
     {
         Config = c;
+        ContextLength = contextLength ?? c.SeqLen;
+        ArgumentOutOfRangeException.ThrowIfLessThan(ContextLength, 1, nameof(contextLength));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ContextLength, c.SeqLen, nameof(contextLength));
         // Never read before written (position p reads rows 0..p only), so the cache is not cleared: untouched pages
         // cost no RSS. Pinned, so a batch can point at the caches of many sequences at once.
-        KeyCache = GC.AllocateUninitializedArray<float>(checked(c.NLayers * c.SeqLen * c.KvDim), pinned: true);
-        ValueCache = GC.AllocateUninitializedArray<float>(checked(c.NLayers * c.SeqLen * c.KvDim), pinned: true);
+        KeyCache = GC.AllocateUninitializedArray<float>(checked(c.NLayers * ContextLength * c.KvDim), pinned: true);
+        ValueCache = GC.AllocateUninitializedArray<float>(checked(c.NLayers * ContextLength * c.KvDim), pinned: true);
     }
 
     public ModelConfig Config { get; }
-    /// <summary>(layer, position, kv_dim)</summary>
+
+    /// <summary>Positions this sequence's cache holds: its prompt and generated tokens together fit in this.</summary>
+    public int ContextLength { get; }
+    /// <summary>(layer, position &lt; <see cref="ContextLength"/>, kv_dim)</summary>
     public float[] KeyCache { get; }
     public float[] ValueCache { get; }
 
@@ -37,17 +46,17 @@ public sealed unsafe class RunState
     public Span<float> Key(int layer, int pos) => KeyCache.AsSpan(CacheOffset(layer, pos), Config.KvDim);
     public Span<float> Value(int layer, int pos) => ValueCache.AsSpan(CacheOffset(layer, pos), Config.KvDim);
 
-    /// <summary>The first key and value rows of a layer (seq_len rows of kv_dim follow).</summary>
+    /// <summary>The first key and value rows of a layer (ContextLength rows of kv_dim follow).</summary>
     internal float* KeyRows(int layer) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(KeyCache)) + CacheOffset(layer, 0);
     internal float* ValueRows(int layer) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(ValueCache)) + CacheOffset(layer, 0);
 
-    int CacheOffset(int layer, int pos) => checked((layer * Config.SeqLen + pos) * Config.KvDim);
+    int CacheOffset(int layer, int pos) => checked((layer * ContextLength + pos) * Config.KvDim);
 
     /// <summary>A batch of one token (decoding).</summary>
     internal TokenBatch Step => _step ??= new TokenBatch(Config, 1, 1);
 
     /// <summary>A batch of up to <see cref="PrefillBatch"/> prompt tokens, allocated on the first prefill.</summary>
-    internal TokenBatch Prefill => _prefill ??= new TokenBatch(Config, Math.Min(PrefillBatch, Config.SeqLen), 1);
+    internal TokenBatch Prefill => _prefill ??= new TokenBatch(Config, Math.Min(PrefillBatch, ContextLength), 1);
 }
 
 /// <summary>Scratch activations of a batch of tokens, one row per token.</summary>

@@ -60,8 +60,8 @@ public sealed class TokenBatch
         if (sequence.Config != Config) throw new ArgumentException("the sequence belongs to a model of another shape", nameof(sequence));
         if ((uint)token >= (uint)Config.VocabSize)
             throw new ArgumentOutOfRangeException(nameof(token), token, $"token id must be in 0..{Config.VocabSize - 1}");
-        if ((uint)position >= (uint)Config.SeqLen)
-            throw new ArgumentOutOfRangeException(nameof(position), position, $"position must be in 0..{Config.SeqLen - 1}");
+        if ((uint)position >= (uint)sequence.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(position), position, $"position must be in 0..{sequence.ContextLength - 1}");
         if (Count == Capacity) throw new InvalidOperationException($"the batch is full ({Capacity} tokens)");
         if (logits && LogitsCount == MaxLogits) throw new InvalidOperationException($"the batch already has {MaxLogits} rows asking for logits");
 

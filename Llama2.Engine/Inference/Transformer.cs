@@ -28,7 +28,8 @@ public sealed unsafe class Transformer
 
     public ModelConfig Config { get; }
 
-    public RunState CreateState() => new(Config);
+    /// <summary>A sequence's state: its KV cache for <paramref name="contextLength"/> positions (null = seq_len).</summary>
+    public RunState CreateState(int? contextLength = null) => new(Config, contextLength);
 
     /// <summary>Feeds <paramref name="token"/> at position <paramref name="pos"/>; returns the logits (in the state).</summary>
     public Span<float> Forward(int token, int pos, RunState s)
@@ -47,9 +48,9 @@ public sealed unsafe class Transformer
     public Span<float> Prefill(ReadOnlySpan<int> tokens, int startPos, RunState s)
     {
         if (tokens.IsEmpty) throw new ArgumentException("no tokens to feed", nameof(tokens));
-        if (startPos < 0 || startPos + tokens.Length > Config.SeqLen)
+        if (startPos < 0 || startPos + tokens.Length > s.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(startPos), startPos,
-                $"positions {startPos}..{startPos + tokens.Length - 1} must be in 0..{Config.SeqLen - 1}");
+                $"positions {startPos}..{startPos + tokens.Length - 1} must be in 0..{s.ContextLength - 1}");
         if (tokens.Length == 1) return Forward(tokens[0], startPos, s);
         var batch = s.Prefill;
         for (int done = 0; ; done += batch.Count)

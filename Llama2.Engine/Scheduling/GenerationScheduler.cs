@@ -48,10 +48,12 @@ public sealed class GenerationScheduler : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait, // TrySubmit uses TryWrite, so a full queue refuses at once
         });
         _slots = new SequenceSlot[options.MaxConcurrentSequences];
-        for (int i = 0; i < _slots.Length; i++) _slots[i] = new SequenceSlot(model.Transformer.CreateState());
+        int seqLen = model.Config.SeqLen;
+        ContextLength = options.ContextTokensPerSlot is > 0 and var cap && cap < seqLen ? cap : seqLen;
+        for (int i = 0; i < _slots.Length; i++) _slots[i] = new SequenceSlot(model.Transformer.CreateState(ContextLength));
         // A step holds one token of every slot plus a chunk of prompt, or a whole prefill batch when nothing decodes.
         int capacity = Math.Min(options.MaxConcurrentSequences + Math.Max(options.PrefillChunkTokens, RunState.PrefillBatch),
-            options.MaxConcurrentSequences * model.Config.SeqLen);
+            options.MaxConcurrentSequences * ContextLength);
         _batch = new TokenBatch(model.Config, capacity, options.MaxConcurrentSequences);
         _participants = new Participant[options.MaxConcurrentSequences];
         _thread = new Thread(RunLoop) { IsBackground = true, Name = "llama2-scheduler" };
@@ -59,6 +61,9 @@ public sealed class GenerationScheduler : IAsyncDisposable
     }
 
     public SchedulerOptions Options => _options;
+
+    /// <summary>Positions each slot holds: the longest prompt plus generated tokens a request can have.</summary>
+    public int ContextLength { get; }
 
     /// <summary>Requests waiting for a slot.</summary>
     public int QueueDepth => _queue.Reader.Count;

@@ -22,6 +22,12 @@ public sealed record SchedulerOptions
     /// </summary>
     public int PrefillChunkTokens { get; init; } = 16;
 
+    /// <summary>
+    /// Positions each slot's KV cache holds (a request's prompt and generated tokens together): the memory of a slot is
+    /// 2 × layers × this × kv_dim × 4 bytes. 0, or more than the model's seq_len, means the model's seq_len.
+    /// </summary>
+    public int ContextTokensPerSlot { get; init; }
+
     /// <summary>Throws when a size is out of range.</summary>
     public void Validate()
     {
@@ -29,6 +35,7 @@ public sealed record SchedulerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(QueueCapacity, 1, nameof(QueueCapacity));
         ArgumentOutOfRangeException.ThrowIfLessThan(TokenBufferSize, 1, nameof(TokenBufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(PrefillChunkTokens, 1, nameof(PrefillChunkTokens));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ContextTokensPerSlot, 0, nameof(ContextTokensPerSlot));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(PrefillChunkTokens, 4096, nameof(PrefillChunkTokens));
     }
 }

@@ -30,6 +30,25 @@ public sealed class InfoTokenizeOpenApiTests(Tiny32kServer server) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_context_cap_per_slot_shows_in_info_and_bounds_the_input()
+    {
+        await using var factory = ServerFactory.Tiny32k(("Model:ContextTokensPerSlot", "32"));
+        var client = await factory.CreateReadyClientAsync();
+        var info = await (await client.GetAsync("/info", TestToken)).ReadJsonAsync();
+        Assert.Equal(32, info.GetProperty("max_total_tokens").GetInt32());
+        Assert.Equal(31, info.GetProperty("max_input_tokens").GetInt32());
+        Assert.Equal(128, info.GetProperty("model").GetProperty("seq_len").GetInt32());
+
+        using var tooMany = await client.PostJsonAsync("/generate", """{"inputs": "Once upon a time", "parameters": {"max_new_tokens": 40}}""");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, tooMany.StatusCode);
+        Assert.Contains("`inputs` tokens + `max_new_tokens` must be <= 32", (await tooMany.ReadJsonAsync()).GetProperty("error").GetString());
+
+        using var fits = await client.PostJsonAsync("/generate", """{"inputs": "Once upon a time", "parameters": {"max_new_tokens": 20, "details": true}}""");
+        Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
+        Assert.Equal(20, (await fits.ReadJsonAsync()).GetProperty("details").GetProperty("generated_tokens").GetInt32());
+    }
+
+    [Fact]
     public async Task Tokenize_gives_ids_texts_and_offsets()
     {
         var client = await server.ClientAsync();

@@ -117,5 +117,30 @@ public sealed class BatchingTests : IDisposable
         await Poll.Until(() => scheduler.ActiveSequences == 0, "every slot is free");
     }
 
+    [Fact]
+    public async Task Context_tokens_per_slot_caps_prompt_plus_generated_tokens()
+    {
+        await using var scheduler = new GenerationScheduler(_model, new SchedulerOptions { MaxConcurrentSequences = 2, ContextTokensPerSlot = 24 });
+        Assert.Equal(24, scheduler.ContextLength);
+
+        // No max_new_tokens: the sequence runs until its slot's context is full (the last token need not be fed).
+        var open = new GenerationRequest { PromptIds = [1, 400, 500, 600], StopAtEos = false, Sampling = new SamplingOptions { Temperature = 0 } };
+        var tokens = new List<GeneratedToken>();
+        await foreach (var token in Submit(scheduler, open).Tokens.ReadAllAsync(TestToken)) tokens.Add(token);
+        Assert.Equal(24 - 4 + 1, tokens.Count);
+        Assert.Equal(FinishReason.ContextFull, tokens[^1].Finish);
+        var unlimited = _model.StartSequence(open);
+        var expected = new List<int>();
+        while (expected.Count < tokens.Count && unlimited.Next() is { } t) expected.Add(t.Id);
+        Assert.Equal(expected, tokens.Select(t => t.Id)); // the same tokens as with the model's whole context
+
+        var tooLong = Submit(scheduler, new GenerationRequest { PromptIds = [1, .. Enumerable.Range(300, 24)] });
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => ReadIds(tooLong));
+        Assert.Contains("the context is 24", error.Message);
+
+        await using var uncapped = new GenerationScheduler(_model, new SchedulerOptions { ContextTokensPerSlot = 100_000 });
+        Assert.Equal(_model.Config.SeqLen, uncapped.ContextLength);
+    }
+
     public void Dispose() => _model.Dispose();
 }

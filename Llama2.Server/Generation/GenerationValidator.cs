@@ -36,8 +36,7 @@ public sealed class GenerationValidator(ModelOptions model, ApiOptions api)
         if (stops.Any(s => string.IsNullOrEmpty(s) || s.Length > api.MaxStopSequenceLength))
             return $"each `stop` sequence must have 1 to {api.MaxStopSequenceLength} characters";
 
-        var config = loaded.Model.Config;
-        int maxTotal = config.SeqLen, maxInput = config.SeqLen - 1;
+        int maxTotal = loaded.Scheduler.ContextLength, maxInput = maxTotal - 1;
         var promptIds = loaded.Model.Tokenizer.Encode(body.Inputs, bos: true, eos: false).ToArray();
         if (promptIds.Length > maxInput)
             return $"`inputs` must have less than {maxTotal} tokens. Given: {promptIds.Length}";

@@ -36,7 +36,7 @@ public static class InfoEndpoints
         return TypedResults.Ok(new InfoResponse(
             loaded.ModelId, "float32", "cpu",
             options.MaxConcurrentSequences + options.MaxQueueLength, 1, api.Value.MaxStopSequences,
-            c.SeqLen - 1, c.SeqLen, options.MaxNewTokens,
+            loaded.Scheduler.ContextLength - 1, loaded.Scheduler.ContextLength, options.MaxNewTokens,
             options.MaxConcurrentSequences, options.MaxQueueLength,
             loaded.Scheduler.QueueDepth, loaded.Scheduler.ActiveSequences, Workers.ThreadCount,
             "llama2-dotnet", Version,

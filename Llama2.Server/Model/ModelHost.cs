@@ -63,6 +63,7 @@ public sealed class ModelHost(
                 QueueCapacity = _options.MaxQueueLength,
                 TokenBufferSize = _options.TokenBufferSize,
                 PrefillChunkTokens = _options.PrefillChunkTokens,
+                ContextTokensPerSlot = _options.ContextTokensPerSlot,
             });
             var config = model.Config;
             logger.LogInformation(

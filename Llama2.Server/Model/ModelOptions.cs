@@ -37,6 +37,13 @@ public sealed class ModelOptions
     [Range(1, 4096)]
     public int PrefillChunkTokens { get; set; } = 16;
 
+    /// <summary>
+    /// Positions each sequence slot's KV cache holds (prompt + generated tokens): bounds the memory of a slot. 0, or
+    /// more than the model's seq_len, means the model's seq_len.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int ContextTokensPerSlot { get; set; }
+
     /// <summary>Tokens a sequence may run ahead of a slow client before it is paused.</summary>
     [Range(1, 4096)]
     public int TokenBufferSize { get; set; } = 64;
