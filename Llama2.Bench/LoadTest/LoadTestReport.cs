@@ -89,7 +89,7 @@ sealed class LoadTestReport
     static double Milliseconds(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
 
     public static string Header(LoadTestOptions o) => string.Create(CultureInfo.InvariantCulture,
-        $"Load test of {o.Url}generate_stream: {o.Clients} clients, {o.Requests} requests") +
+        $"Load test of {o.Url}generate_stream: {Count(o.Clients, "client")}, {Count(o.Requests, "request")}") +
         (o.Duration is { } d ? string.Create(CultureInfo.InvariantCulture, $" or {d.TotalSeconds:0.#} s") : "") +
         string.Create(CultureInfo.InvariantCulture,
             $" (+{o.Warmup} warm-up), max_new_tokens {o.MaxNewTokens}, temperature {o.Temperature}, top_p {o.TopP}, seeds from {o.Seed}, prompt \"{o.Prompt}\"") +
@@ -107,7 +107,7 @@ sealed class LoadTestReport
         if (DecodeRates.Length > 0)
         {
             string which = DecodeRatesUnderFullLoad
-                ? $"{DecodeRates.Length} completed requests that ran while all {Streams} clients were active"
+                ? Count(DecodeRates.Length, "completed request") + (Streams == 1 ? " (one client)" : $" that ran while all {Streams} clients were active")
                 : $"all {DecodeRates.Length} completed requests (none ran entirely while all clients were active)";
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"per-request decode tok/s over {which}: min {Format(DecodeRates[0])}, median {Format(Percentile(DecodeRates, 50))}, " +
@@ -123,6 +123,7 @@ sealed class LoadTestReport
             $"errors={Errors} disconnects={Disconnects}"));
     }
 
+    static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
     static string Format(double value) => double.IsNaN(value) ? "n/a" : value.ToString("F1", CultureInfo.InvariantCulture);
     static string Ms(double value) => double.IsNaN(value) ? "n/a" : Format(value) + " ms";
     static string Machine(double value) => double.IsNaN(value) ? "nan" : value.ToString("F1", CultureInfo.InvariantCulture);

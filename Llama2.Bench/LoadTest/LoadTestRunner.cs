@@ -305,7 +305,8 @@ sealed class LoadTestRunner
                 int finished = Volatile.Read(ref finishedRequests);
                 if (finished == shown) continue;
                 shown = finished;
-                Console.Error.WriteLine($"loadtest: {finished}/{options.Requests} requests finished, {Stopwatch.GetElapsedTime(measurementStart).TotalSeconds:F0} s");
+                string of = options.Duration is { } duration ? $" of {duration.TotalSeconds:0.#}" : "";
+                Console.Error.WriteLine($"loadtest: {finished}/{options.Requests} requests finished, {Stopwatch.GetElapsedTime(measurementStart).TotalSeconds:F0}{of} s");
             }
         }
         catch (OperationCanceledException)
