@@ -39,3 +39,15 @@ wait_healthy() {
   done
   return 1
 }
+
+# The test models every check serves: sets $model (tiny32k) and $tokenizer as absolute paths, or fails the check.
+require_models() {
+  if [ ! -f "$shared/models/tiny32k.bin" ] || [ ! -f "$shared/models/tokenizer.bin" ]; then
+    echo "test models not found under $shared/models (set LLAMA2_SHARED)" >&2
+    fail "test models present"
+    finish
+  fi
+  shared=$(cd "$shared" && pwd)
+  model="$shared/models/tiny32k.bin"
+  tokenizer="$shared/models/tokenizer.bin"
+}

@@ -5,13 +5,7 @@
 # Last line: "N passed, N failed".
 source "$(dirname "$0")/../check-lib.sh"
 
-model="$shared/models/tiny32k.bin"
-tokenizer="$shared/models/tokenizer.bin"
-if [ ! -f "$model" ] || [ ! -f "$tokenizer" ]; then
-  echo "test models not found under $shared/models (set LLAMA2_SHARED)" >&2
-  fail "test models present"
-  finish
-fi
+require_models
 
 for project in Llama2.Server Llama2.Bench; do
   if ! dotnet build "$project" -c Release -o "$work/$project" >"$work/build-$project.log" 2>&1; then

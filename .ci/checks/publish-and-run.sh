@@ -6,11 +6,7 @@
 # Last line: "N passed, N failed"; exit code non-zero on any failure.
 source "$(dirname "$0")/../check-lib.sh"
 
-if [ ! -f "$shared/models/tiny32k.bin" ] || [ ! -f "$shared/models/tokenizer.bin" ]; then
-  fail "test models present under $shared/models (set LLAMA2_SHARED)"
-  finish
-fi
-shared=$(cd "$shared" && pwd)
+require_models
 
 
 # 1. Publish as the Dockerfile does: restore, then the shared publish script.
@@ -35,8 +31,8 @@ fi
 # /models holds the weights (a volume in the container).
 mkdir -p "$work/models" "$work/home"
 chmod 777 "$work/home"
-ln -s "$shared/models/tiny32k.bin" "$work/models/stories15M.bin"
-ln -s "$shared/models/tokenizer.bin" "$work/models/tokenizer.bin"
+ln -s "$model" "$work/models/stories15M.bin"
+ln -s "$tokenizer" "$work/models/tokenizer.bin"
 
 if curl -s -o /dev/null --max-time 2 http://127.0.0.1:8080/; then
   fail "port 8080 is free (something already answers there)"

@@ -4,15 +4,7 @@
 # Last line: "N passed, N failed"; exit code non-zero on any failure.
 source "$(dirname "$0")/../check-lib.sh"
 
-model="$shared/models/tiny32k.bin"
-tokenizer="$shared/models/tokenizer.bin"
-if [ ! -f "$model" ] || [ ! -f "$tokenizer" ]; then
-  echo "test models not found under $shared/models (set LLAMA2_SHARED)" >&2
-  fail "test models present"
-  finish
-fi
-model=$(cd "$(dirname "$model")" && pwd)/tiny32k.bin
-tokenizer=$(cd "$(dirname "$tokenizer")" && pwd)/tokenizer.bin
+require_models
 
 
 # Its own output folder, so the check never disturbs another build of the tree.
