@@ -66,14 +66,14 @@ public sealed class TokenBatchTests : IDisposable
 
         for (int i = 0; i < prompts.Length; i++)
         {
-            AssertBitwiseEqual(alone[i].Logits, batch.Logits(logitsIndex[i]), $"sequence {i}");
+            Bitwise.AssertEqual(alone[i].Logits, batch.Logits(logitsIndex[i]), $"sequence {i}");
             for (int l = 0; l < c.NLayers; l++)
             {
-                AssertBitwiseEqual(alone[i].State.Key(l, prompts[i].Length), states[i].Key(l, prompts[i].Length), $"key, sequence {i}, layer {l}");
-                AssertBitwiseEqual(alone[i].State.Value(l, prompts[i].Length), states[i].Value(l, prompts[i].Length), $"value, sequence {i}, layer {l}");
+                Bitwise.AssertEqual(alone[i].State.Key(l, prompts[i].Length), states[i].Key(l, prompts[i].Length), $"key, sequence {i}, layer {l}");
+                Bitwise.AssertEqual(alone[i].State.Value(l, prompts[i].Length), states[i].Value(l, prompts[i].Length), $"value, sequence {i}, layer {l}");
             }
         }
-        AssertBitwiseEqual(joiningLogits, batch.Logits(joiningIndex), "the joining prompt");
+        Bitwise.AssertEqual(joiningLogits, batch.Logits(joiningIndex), "the joining prompt");
     }
 
     [Fact]
@@ -101,7 +101,7 @@ public sealed class TokenBatchTests : IDisposable
         batch.Add(s, 5, 2, logits: true);
         _transformer.Forward(batch);
         var reference = _transformer.CreateState();
-        AssertBitwiseEqual(_transformer.Prefill([1, 2, 5], 0, reference), batch.Logits(0), "after reuse");
+        Bitwise.AssertEqual(_transformer.Prefill([1, 2, 5], 0, reference), batch.Logits(0), "after reuse");
     }
 
     [Fact]
@@ -114,20 +114,12 @@ public sealed class TokenBatchTests : IDisposable
         Assert.Equal(16, capped.ContextLength);
         Assert.True(capped.KvCacheBytes * 4 == full.KvCacheBytes); // 16 of 64 positions
 
-        AssertBitwiseEqual(_transformer.Prefill(prompt, 0, full), _transformer.Prefill(prompt, 0, capped), "16 positions");
+        Bitwise.AssertEqual(_transformer.Prefill(prompt, 0, full), _transformer.Prefill(prompt, 0, capped), "16 positions");
         var refused = Assert.Throws<ArgumentOutOfRangeException>(() => _transformer.Forward(1, 16, capped));
         Assert.Contains("0..15", refused.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => _transformer.Prefill(prompt, 1, capped));
         Assert.Throws<ArgumentOutOfRangeException>(() => _transformer.CreateState(contextLength: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => _transformer.CreateState(contextLength: c.SeqLen + 1));
-    }
-
-    static void AssertBitwiseEqual(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
-                Assert.Fail($"{what}: element {i} differs: {expected[i]:R} vs {actual[i]:R}");
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using Llama2.Engine.Inference;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
+using Llama2.Engine.Tests.TestData;
 
 namespace Llama2.Engine.Tests.Kernels;
 
@@ -23,14 +24,6 @@ public sealed class KernelTests
         return a;
     }
 
-    static void AssertBitwiseEqual(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
-                Assert.Fail($"{what}: element {i} is {actual[i]:R}, one token at a time gives {expected[i]:R}");
-    }
-
     [Theory]
     [MemberData(nameof(Widths))]
     public void Gemm_rows_equal_matvec_bitwise(int width)
@@ -46,7 +39,7 @@ public sealed class KernelTests
             {
                 var single = new float[d];
                 MatMul.Gemm(width, single, x.AsSpan(t * n, n), w, n, d, 1);
-                AssertBitwiseEqual(single, batch.AsSpan(t * d, d), $"width {width}, n {n}, d {d}, token {t} of {tokens}");
+                Bitwise.AssertEqual(single, batch.AsSpan(t * d, d), $"width {width}, n {n}, d {d}, token {t} of {tokens}");
                 for (int i = 0; i < d; i++)
                 {
                     double reference = 0;
@@ -87,14 +80,14 @@ public sealed class KernelTests
                 MatMul.Gemm(width, h1, xt, w1, n, d, 1);
                 MatMul.Gemm(width, h3, xt, w3, n, d, 1);
                 MatMul.Gemm(width, h2, xt, w2, n, d + 2, 1);
-                AssertBitwiseEqual(h1, q.AsSpan(t * d, d), "q");
-                AssertBitwiseEqual(h2, k.AsSpan(t * (d + 2), d + 2), "k");
-                AssertBitwiseEqual(h3, v.AsSpan(t * d, d), "v");
+                Bitwise.AssertEqual(h1, q.AsSpan(t * d, d), "q");
+                Bitwise.AssertEqual(h2, k.AsSpan(t * (d + 2), d + 2), "k");
+                Bitwise.AssertEqual(h3, v.AsSpan(t * d, d), "v");
                 var sum = residual.AsSpan(t * d, d).ToArray();
                 for (int i = 0; i < d; i++) sum[i] += h1[i];
-                AssertBitwiseEqual(sum, added.AsSpan(t * d, d), "x += w · x");
+                Bitwise.AssertEqual(sum, added.AsSpan(t * d, d), "x += w · x");
                 Ops.SwiGlu(h1, h3);
-                AssertBitwiseEqual(h1, fused.AsSpan(t * d, d), "swiglu");
+                Bitwise.AssertEqual(h1, fused.AsSpan(t * d, d), "swiglu");
             }
         }
     }
@@ -128,23 +121,23 @@ public sealed class KernelTests
 
             var batched = transformer.CreateState();
             var logits = transformer.Prefill(prompt, 0, batched).ToArray();
-            AssertBitwiseEqual(expected, logits, "logits after the prompt");
+            Bitwise.AssertEqual(expected, logits, "logits after the prompt");
 
             int cached = layers * config.SeqLen * config.KvDim;
             for (int l = 0; l < layers; l++)
                 for (int pos = 0; pos < prompt.Length; pos++)
                 {
-                    AssertBitwiseEqual(stepped.Key(l, pos), batched.Key(l, pos), $"key cache, layer {l}, position {pos}");
-                    AssertBitwiseEqual(stepped.Value(l, pos), batched.Value(l, pos), $"value cache, layer {l}, position {pos}");
+                    Bitwise.AssertEqual(stepped.Key(l, pos), batched.Key(l, pos), $"key cache, layer {l}, position {pos}");
+                    Bitwise.AssertEqual(stepped.Value(l, pos), batched.Value(l, pos), $"value cache, layer {l}, position {pos}");
                 }
             Assert.True(cached > 0);
 
             // Decoding after a prefill continues exactly as after token-by-token feeding; and a prefill can resume mid-way.
-            AssertBitwiseEqual(transformer.Forward(5, prompt.Length, stepped), transformer.Forward(5, prompt.Length, batched), "next token");
+            Bitwise.AssertEqual(transformer.Forward(5, prompt.Length, stepped), transformer.Forward(5, prompt.Length, batched), "next token");
             var resumed = transformer.CreateState();
             int half = prompt.Length / 2;
             transformer.Prefill(prompt.AsSpan(0, half), 0, resumed);
-            AssertBitwiseEqual(expected, transformer.Prefill(prompt.AsSpan(half), half, resumed), "prefill in two calls");
+            Bitwise.AssertEqual(expected, transformer.Prefill(prompt.AsSpan(half), half, resumed), "prefill in two calls");
         }
         finally
         {
