@@ -24,20 +24,10 @@ public sealed class BatchingTests : IDisposable
         StopAtEos = false,
     };
 
-    List<int> Alone(GenerationRequest request)
-    {
-        var sequence = _model.StartSequence(request);
-        var ids = new List<int>();
-        while (sequence.Next() is { } token) ids.Add(token.Id);
-        return ids;
-    }
+    List<int> Alone(GenerationRequest request) => Generations.IdsAlone(_model, request);
 
-    static async Task<List<int>> ReadIds(ScheduledGeneration generation)
-    {
-        var ids = new List<int>();
-        await foreach (var token in generation.Tokens.ReadAllAsync(TestToken)) ids.Add(token.Id);
-        return ids;
-    }
+    static async Task<List<int>> ReadIds(ScheduledGeneration generation) =>
+        (await Generations.ReadAllAsync(generation)).Select(t => t.Id).ToList();
 
     static ScheduledGeneration Submit(GenerationScheduler scheduler, GenerationRequest request, CancellationToken? cancel = null)
     {
@@ -125,8 +115,7 @@ public sealed class BatchingTests : IDisposable
 
         // No max_new_tokens: the sequence runs until its slot's context is full (the last token need not be fed).
         var open = new GenerationRequest { PromptIds = [1, 400, 500, 600], StopAtEos = false, Sampling = new SamplingOptions { Temperature = 0 } };
-        var tokens = new List<GeneratedToken>();
-        await foreach (var token in Submit(scheduler, open).Tokens.ReadAllAsync(TestToken)) tokens.Add(token);
+        var tokens = await Generations.ReadAllAsync(Submit(scheduler, open));
         Assert.Equal(24 - 4 + 1, tokens.Count);
         Assert.Equal(FinishReason.ContextFull, tokens[^1].Finish);
         var unlimited = _model.StartSequence(open);

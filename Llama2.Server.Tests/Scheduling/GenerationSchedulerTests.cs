@@ -20,20 +20,9 @@ public sealed class GenerationSchedulerTests : IDisposable
         StopAtEos = false,
     };
 
-    List<int> Direct(GenerationRequest request)
-    {
-        var sequence = _model.StartSequence(request);
-        var ids = new List<int>();
-        while (sequence.Next() is { } token) ids.Add(token.Id);
-        return ids;
-    }
+    List<int> Direct(GenerationRequest request) => Generations.IdsAlone(_model, request);
 
-    static async Task<List<GeneratedToken>> ReadAll(ScheduledGeneration generation)
-    {
-        var tokens = new List<GeneratedToken>();
-        await foreach (var token in generation.Tokens.ReadAllAsync(TestToken)) tokens.Add(token);
-        return tokens;
-    }
+    static Task<List<GeneratedToken>> ReadAll(ScheduledGeneration generation) => Generations.ReadAllAsync(generation);
 
     [Fact]
     public async Task Concurrent_sequences_give_the_tokens_each_gives_alone()
