@@ -46,7 +46,8 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>
     /// Generates on a background thread and streams the tokens. Cancelling stops the generation before the next
-    /// forward pass. The last token carries the finish reason and the summary.
+    /// forward pass. The last token carries the finish reason and the summary. However the enumeration ends (finished,
+    /// cancelled, or the caller stops early), the background thread has stopped by then, so the model can be disposed.
     /// </summary>
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(GenerationRequest request,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -54,27 +55,36 @@ public sealed class LlamaModel : IDisposable
         var sequence = StartSequence(request);
         var channel = System.Threading.Channels.Channel.CreateBounded<GeneratedToken>(
             new System.Threading.Channels.BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var producer = Task.Factory.StartNew(() =>
         {
             try
             {
-                while (!cancellationToken.IsCancellationRequested && sequence.Next() is { } token)
+                while (!stop.IsCancellationRequested && sequence.Next() is { } token)
                     if (!channel.Writer.TryWrite(token))
-                        channel.Writer.WriteAsync(token, cancellationToken).AsTask().GetAwaiter().GetResult();
+                        channel.Writer.WriteAsync(token, stop.Token).AsTask().GetAwaiter().GetResult();
                 channel.Writer.TryComplete();
             }
             catch (Exception e)
             {
                 channel.Writer.TryComplete(e is OperationCanceledException ? null : e);
             }
-        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-        await foreach (var token in channel.Reader.ReadAllAsync(cancellationToken))
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested(); // tokens already buffered are not delivered
-            yield return token;
+            await foreach (var token in channel.Reader.ReadAllAsync(cancellationToken))
+            {
+                cancellationToken.ThrowIfCancellationRequested(); // tokens already buffered are not delivered
+                yield return token;
+            }
         }
-        await producer;
+        finally
+        {
+            // The consumer may leave mid-stream: stop the producer and wait for its current forward pass to end.
+            stop.Cancel();
+            await producer.ConfigureAwait(false);
+        }
     }
 
     public void Dispose() => Checkpoint.Dispose();
