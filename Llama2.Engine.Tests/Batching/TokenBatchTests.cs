@@ -122,6 +122,18 @@ public sealed class TokenBatchTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => _transformer.CreateState(contextLength: c.SeqLen + 1));
     }
 
+    [Fact]
+    public void A_committed_cache_reused_after_another_sequence_computes_the_same_as_a_fresh_one()
+    {
+        var fresh = _transformer.CreateState();
+        var reused = _transformer.CreateState();
+        _transformer.Prefill(Prompt(7, 40), 0, reused); // leaves another sequence's rows behind
+        reused.Commit();
+        var prompt = Prompt(5, 16);
+        Bitwise.AssertEqual(_transformer.Prefill(prompt, 0, fresh), _transformer.Prefill(prompt, 0, reused), "prompt");
+        Bitwise.AssertEqual(_transformer.Forward(3, 16, fresh), _transformer.Forward(3, 16, reused), "next token");
+    }
+
     public void Dispose()
     {
         _checkpoint.Dispose();

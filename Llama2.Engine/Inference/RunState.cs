@@ -26,7 +26,7 @@ public sealed unsafe class RunState
         ArgumentOutOfRangeException.ThrowIfLessThan(ContextLength, 1, nameof(contextLength));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(ContextLength, c.SeqLen, nameof(contextLength));
         // Never read before written (position p reads rows 0..p only), so the cache is not cleared: untouched pages
-        // cost no RSS. Pinned, so a batch can point at the caches of many sequences at once.
+        // cost no RSS (see Commit). Pinned, so a batch can point at the caches of many sequences at once.
         KeyCache = GC.AllocateUninitializedArray<float>(checked(c.NLayers * ContextLength * c.KvDim), pinned: true);
         ValueCache = GC.AllocateUninitializedArray<float>(checked(c.NLayers * ContextLength * c.KvDim), pinned: true);
     }
@@ -41,6 +41,25 @@ public sealed unsafe class RunState
 
     /// <summary>Bytes held by the key/value cache.</summary>
     public long KvCacheBytes => (KeyCache.LongLength + ValueCache.LongLength) * sizeof(float);
+
+    /// <summary>
+    /// Backs the whole cache with memory now, in 2 MiB pages where the system gives them, so that no position pays a
+    /// page fault later: for a server's slots, which serve request after request. Left to fault lazily, every new
+    /// position writes a row into each layer's part of the cache, nearly each a fresh 4 KiB page, and on a virtual
+    /// machine a fault costs ~15 µs: for 8 new sequences of the 110M shape, 3 ms of an 18 ms step.
+    /// </summary>
+    public void Commit()
+    {
+        long floats = KeyCache.LongLength;
+        PageCache.PreferHugePages((byte*)KeyRows(0), floats * sizeof(float));
+        PageCache.PreferHugePages((byte*)ValueRows(0), floats * sizeof(float));
+        int pageFloats = Environment.SystemPageSize / sizeof(float);
+        for (long i = 0; i < floats; i += pageFloats)
+        {
+            KeyCache[i] = 0f;
+            ValueCache[i] = 0f;
+        }
+    }
 
     /// <summary>The cache row of one layer at one position.</summary>
     public Span<float> Key(int layer, int pos) => KeyCache.AsSpan(CacheOffset(layer, pos), Config.KvDim);

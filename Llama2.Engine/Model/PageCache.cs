@@ -8,13 +8,14 @@ namespace Llama2.Engine.Model;
 /// in a virtual machine) the weights stream nearly twice as fast as with 4 KiB pages. Linux gives a file mapping
 /// 2 MiB pages when the mapping asks for them (<see cref="PreferHugePages"/>) and the file is read into the page
 /// cache after that, so freshly written files are dropped from the cache (<see cref="Evict"/>) rather than left there
-/// in 4 KiB pages. Elsewhere these are no-ops.
+/// in 4 KiB pages. The sequences' key/value caches (anonymous memory) ask for 2 MiB pages too. Elsewhere these are
+/// no-ops.
 /// </summary>
 public static unsafe partial class PageCache
 {
     const int MadvHugePage = 14, FadvDontNeed = 4;
 
-    /// <summary>Asks for 2 MiB pages on a read-only file mapping (madvise MADV_HUGEPAGE). Best effort.</summary>
+    /// <summary>Asks for 2 MiB pages on a range of memory, a file mapping or not (madvise MADV_HUGEPAGE). Best effort.</summary>
     public static void PreferHugePages(byte* start, long length)
     {
         if (!OperatingSystem.IsLinux() || length <= 0) return;

@@ -50,7 +50,12 @@ public sealed class GenerationScheduler : IAsyncDisposable
         _slots = new SequenceSlot[options.MaxConcurrentSequences];
         int seqLen = model.Config.SeqLen;
         ContextLength = options.ContextTokensPerSlot is > 0 and var cap && cap < seqLen ? cap : seqLen;
-        for (int i = 0; i < _slots.Length; i++) _slots[i] = new SequenceSlot(model.Transformer.CreateState(ContextLength));
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            var state = model.Transformer.CreateState(ContextLength);
+            state.Commit(); // the slots are reused request after request: their memory is worth backing once, up front
+            _slots[i] = new SequenceSlot(state);
+        }
         // A step holds one token of every slot plus a chunk of prompt, or a whole prefill batch when nothing decodes.
         int capacity = Math.Min(options.MaxConcurrentSequences + Math.Max(options.PrefillChunkTokens, RunState.PrefillBatch),
             options.MaxConcurrentSequences * ContextLength);
