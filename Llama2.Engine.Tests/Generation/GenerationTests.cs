@@ -57,6 +57,14 @@ public sealed class GenerationTests : IDisposable
     }
 
     [Fact]
+    public void Warming_up_leaves_generation_unchanged()
+    {
+        var before = Run(Sampled(4)).Select(t => t.Id).ToList();
+        _model.WarmUp(sequences: 3, steps: 5);
+        Assert.Equal(before, Run(Sampled(4)).Select(t => t.Id));
+    }
+
+    [Fact]
     public void Without_a_limit_it_fills_the_context()
     {
         var tokens = Run(Sampled(2, maxNewTokens: null));

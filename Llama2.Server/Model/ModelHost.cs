@@ -57,6 +57,8 @@ public sealed class ModelHost(
             }
             if (_options.Threads > 0) Workers.ThreadCount = _options.Threads;
             var model = loader.Load(_options);
+            var warmUp = System.Diagnostics.Stopwatch.StartNew();
+            model.WarmUp(_options.MaxConcurrentSequences); // still "loading": the first requests get optimised kernels
             var scheduler = new GenerationScheduler(model, new SchedulerOptions
             {
                 MaxConcurrentSequences = _options.MaxConcurrentSequences,
@@ -68,9 +70,10 @@ public sealed class ModelHost(
             var config = model.Config;
             logger.LogInformation(
                 "Loaded {Checkpoint} ({FileBytes} bytes, {Parameters} parameters) in {LoadMs:0.0} ms: {Config}; " +
-                "{Slots} sequence slots, queue {Queue}, {Threads} threads",
+                "{Slots} sequence slots, queue {Queue}, {Threads} threads; warmed up in {WarmUpMs:0} ms",
                 model.Checkpoint.Path, model.Checkpoint.FileBytes, config.ParameterCount, model.LoadTime.TotalMilliseconds,
-                config.ToString(), _options.MaxConcurrentSequences, _options.MaxQueueLength, Workers.ThreadCount);
+                config.ToString(), _options.MaxConcurrentSequences, _options.MaxQueueLength, Workers.ThreadCount,
+                warmUp.Elapsed.TotalMilliseconds);
             Volatile.Write(ref _loaded, new LoadedModel(model, scheduler, Path.GetFileNameWithoutExtension(model.Checkpoint.Path)));
             State = ModelState.Ready;
         }
