@@ -108,6 +108,10 @@ public static unsafe class MatMul
     /// <summary>Up to three projections of the same activations; the unit of work is a block of 4 weight rows.</summary>
     readonly struct GemmJob(int width, Epilogue mode, float* x, int n, int tokens, Projection p0, Projection p1, Projection p2) : IRowJob
     {
+        // Which rows of the next block each kernel call of a block prefetches, 4 bits per call (see PrefetchRows):
+        // the same for every block, so worked out once.
+        readonly long _prefetchMasks = PrefetchMasks(tokens);
+
         public int Blocks => p0.Blocks + p1.Blocks + p2.Blocks;
         public long CostPerRow => (long)RowBlock * n * tokens * (mode == Epilogue.SwiGlu ? 2 : 1);
 
@@ -137,14 +141,12 @@ public static unsafe class MatMul
             int row0 = block * RowBlock, rows = Math.Min(RowBlock, p.Rows - row0);
             float* res = stackalloc float[RowBlock * TokenBlock];
             float* res3 = stackalloc float[RowBlock * TokenBlock];
-            int calls = 0;
-            for (int t0 = 0, tt; t0 < tokens; t0 += tt) calls += KernelCalls(tt = TileTokens(tokens - t0));
             for (int t0 = 0, tt, call = 0; t0 < tokens; t0 += tt, call += KernelCalls(tt))
             {
                 tt = TileTokens(tokens - t0);
                 float* xt = x + (long)t0 * n;
-                Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res, call, calls);
-                if (mode == Epilogue.SwiGlu) Tile<TVec, TOps>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3, call, calls);
+                Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res, call, _prefetchMasks);
+                if (mode == Epilogue.SwiGlu) Tile<TVec, TOps>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3, call, _prefetchMasks);
                 for (int t = 0; t < tt; t++)
                 {
                     float* o = p.Out + (long)(t0 + t) * p.Rows + row0;
@@ -171,44 +173,49 @@ public static unsafe class MatMul
     static int TileTokens(int remaining) => remaining >= 10 ? TokenBlock : remaining > TokenBlock ? 4 : remaining;
 
     /// <summary>
-    /// Which rows of the next block kernel call <paramref name="call"/> of a block's <paramref name="calls"/> prefetches
-    /// (a bit per row). For a small batch the rows are shared out over the calls: a prefetch that finds every miss
-    /// buffer busy holds up the kernel, so if the first call fetched all four rows it would wait on memory, and the
-    /// calls after it would leave memory idle while they compute (a batch of 8: 17.2 → 14.9 ms per 110M step).
+    /// Which rows of the next block each kernel call of a block of a batch of <paramref name="tokens"/> prefetches: 4
+    /// bits per call (a bit per row), call 0 in the lowest. For a small batch the rows are shared out over the calls: a
+    /// prefetch that finds every miss buffer busy holds up the kernel, so if the first call fetched all four rows it
+    /// would wait on memory, and the calls after it would leave memory idle while they compute (a batch of 8 on 110M:
+    /// 17.2 → 14.9 ms of matmuls per step). A prompt's block takes many calls and is compute-bound: its first call
+    /// fetches the whole next block.
     /// </summary>
-    static int PrefetchRows(int call, int calls)
+    static long PrefetchMasks(int tokens)
     {
-        // A prompt's block takes many calls and is compute-bound: the first fetches the whole next block early.
-        if (calls > RowBlock) return call == 0 ? 0b1111 : 0;
-        int mask = 0;
-        for (int r = 0; r < RowBlock; r++)
-            if (r * calls / RowBlock == call) mask |= 1 << r;
-        return mask;
+        int calls = 0;
+        for (int t0 = 0, tt; t0 < tokens; t0 += tt) calls += KernelCalls(tt = TileTokens(tokens - t0));
+        if (calls > RowBlock) return 0b1111;
+        long masks = 0;
+        for (int r = 0; r < RowBlock; r++) masks |= 1L << (4 * (r * calls / RowBlock) + r);
+        return masks;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int PrefetchRows(long masks, int call) => call < 16 ? (int)(masks >> (4 * call)) & 0b1111 : 0;
 
     /// <summary>Micro-kernel calls for a tile of this many tokens (see <see cref="Tile"/>).</summary>
     static int KernelCalls(int tokens) => tokens == TokenBlock ? 1 : tokens >= 4 ? tokens - 3 : tokens;
 
     /// <summary>
-    /// res[r · 6 + t] = W[r] · x[t] for rows × tokens ≤ 4 × 6 (rows of W and x are n apart). Its kernel calls are calls
-    /// <paramref name="call"/>, … of the block's <paramref name="calls"/>, each prefetching its share of the next block.
+    /// res[r · 6 + t] = W[r] · x[t] for rows × tokens ≤ 4 × 6 (rows of W and x are n apart). Its kernel calls are the
+    /// block's calls <paramref name="call"/>, …, each prefetching its share of the next block (<see cref="PrefetchMasks"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<TVec, TOps>(float* w, int rows, float* x, int tokens, int n, float* res, int call, int calls)
+    static void Tile<TVec, TOps>(float* w, int rows, float* x, int tokens, int n, float* res, int call, long masks)
         where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         if (rows == 4 && tokens == 6)
-            Dot4x6<TVec, TOps>(w, x, n, res, PrefetchRows(call, calls));
+            Dot4x6<TVec, TOps>(w, x, n, res, PrefetchRows(masks, call));
         else if (rows == 4)
         {
             int t = 0;
             if (tokens >= 4)
             {
-                Dot4x4<TVec, TOps>(w, x, n, res, PrefetchRows(call++, calls));
+                Dot4x4<TVec, TOps>(w, x, n, res, PrefetchRows(masks, call++));
                 t = 4;
             }
             for (; t < tokens; t++)
-                Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t, TokenBlock, PrefetchRows(call++, calls));
+                Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t, TokenBlock, PrefetchRows(masks, call++));
         }
         else
             for (int r = 0; r < rows; r++)
