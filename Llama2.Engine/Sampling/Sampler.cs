@@ -43,15 +43,14 @@ public sealed class Sampler
         if (_options.IsGreedy)
         {
             int best = TensorPrimitives.IndexOfMax(logits);
-            float max = logits[best];
-            float sum = 0f;
-            foreach (float l in logits) sum += MathF.Exp(l - max);
-            logprob = -MathF.Log(sum);
+            // log softmax of the pick, vectorized: it is only reported, so it need not match run.c's scalar expf.
+            TensorPrimitives.Subtract(logits, logits[best], logits);
+            TensorPrimitives.Exp(logits, logits);
+            logprob = -MathF.Log(TensorPrimitives.Sum(logits));
             return best;
         }
 
-        float temperature = _options.Temperature;
-        for (int i = 0; i < logits.Length; i++) logits[i] /= temperature;
+        TensorPrimitives.Divide(logits, _options.Temperature, logits);
         Softmax(logits);
         float coin = _random.NextSingle();
         float topP = _options.TopP;
@@ -60,18 +59,20 @@ public sealed class Sampler
         return next;
     }
 
-    /// <summary>run.c's softmax: subtract the max, exponentiate, divide by the sequential sum.</summary>
+    /// <summary>
+    /// run.c's softmax: subtract the max, exponentiate, divide by the sequential sum. The max and the divisions are
+    /// exact, so they are vectorized; expf and the order of the sum decide the draw, so they stay as run.c has them.
+    /// </summary>
     public static void Softmax(Span<float> x)
     {
-        float max = x[0];
-        for (int i = 1; i < x.Length; i++) if (x[i] > max) max = x[i];
+        float max = TensorPrimitives.Max(x);
         float sum = 0f;
         for (int i = 0; i < x.Length; i++)
         {
             x[i] = MathF.Exp(x[i] - max);
             sum += x[i];
         }
-        for (int i = 0; i < x.Length; i++) x[i] /= sum;
+        TensorPrimitives.Divide(x, sum, x);
     }
 
     static int SampleMultinomial(ReadOnlySpan<float> probabilities, float coin)
