@@ -92,6 +92,43 @@ public sealed class KernelTests
         }
     }
 
+    /// <summary>
+    /// Weights that start part-way into a cache line (llama2.c's legacy checkpoints put every row 7 floats in) go
+    /// through the AVX-512 kernels that load whole lines and shift the rows into place: they must give bit for bit
+    /// what the same weights give on a line boundary, for every offset and every tile (1, 4, 5 and 8 tokens).
+    /// </summary>
+    [Fact]
+    public unsafe void Weights_inside_a_cache_line_give_the_same_bits_as_aligned_weights()
+    {
+        const int n = 64, d = 10; // rows a whole number of lines apart; the last block is 2 rows
+        var random = new Random(7);
+        var w = RandomArray(random, n * d);
+        var x = RandomArray(random, n * 8);
+        float* buffer = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)((n * d + 16) * sizeof(float)), 64);
+        try
+        {
+            foreach (int tokens in new[] { 1, 4, 5, 8 })
+            {
+                var expected = new float[d * tokens];
+                var aligned = new Span<float>(buffer, n * d);
+                w.CopyTo(aligned);
+                MatMul.Gemm(16, expected, x.AsSpan(0, n * tokens), aligned, n, d, tokens);
+                for (int offset = 1; offset < 16; offset++)
+                {
+                    var shifted = new Span<float>(buffer + offset, n * d);
+                    w.CopyTo(shifted);
+                    var actual = new float[d * tokens];
+                    MatMul.Gemm(16, actual, x.AsSpan(0, n * tokens), shifted, n, d, tokens);
+                    Bitwise.AssertEqual(expected, actual, $"{tokens} tokens, weights {offset} floats into a line");
+                }
+            }
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(buffer);
+        }
+    }
+
     public static TheoryData<int, int, int, int, int, int> Models => new()
     {
         // dim, hidden, layers, heads, kv heads, prompt length
