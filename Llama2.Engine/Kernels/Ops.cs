@@ -30,13 +30,9 @@ public static class Ops
     /// <summary>In-place softmax over a short vector (attention scores).</summary>
     public static void Softmax(Span<float> x)
     {
-        float max = TensorPrimitives.Max(x);
+        Exp.Compute(x, x, TensorPrimitives.Max(x));
         float sum = 0f;
-        for (int i = 0; i < x.Length; i++)
-        {
-            x[i] = MathF.Exp(x[i] - max);
-            sum += x[i];
-        }
+        foreach (float e in x) sum += e;
         TensorPrimitives.Divide(x, sum, x);
     }
 }

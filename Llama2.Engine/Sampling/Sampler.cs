@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Llama2.Engine.Kernels;
 
 namespace Llama2.Engine.Sampling;
 
@@ -60,18 +62,14 @@ public sealed class Sampler
     }
 
     /// <summary>
-    /// run.c's softmax: subtract the max, exponentiate, divide by the sequential sum. The max and the divisions are
-    /// exact, so they are vectorized; expf and the order of the sum decide the draw, so they stay as run.c has them.
+    /// run.c's softmax, bit for bit: subtract the max, exponentiate (glibc's expf, see <see cref="Exp"/>), divide by
+    /// the sum taken in order. Only the sum has to stay sequential.
     /// </summary>
     public static void Softmax(Span<float> x)
     {
-        float max = TensorPrimitives.Max(x);
+        Exp.Compute(x, x, TensorPrimitives.Max(x));
         float sum = 0f;
-        for (int i = 0; i < x.Length; i++)
-        {
-            x[i] = MathF.Exp(x[i] - max);
-            sum += x[i];
-        }
+        foreach (float e in x) sum += e;
         TensorPrimitives.Divide(x, sum, x);
     }
 
@@ -103,11 +101,15 @@ public sealed class Sampler
         var candidates = all[..count];
         SortByKey(candidates, all.Slice(probabilities.Length, count));
 
+        // run.c sums the sorted probabilities until they pass topP, then walks the same sums again until they pass
+        // r; the sums are kept (in the scratch, which the sort no longer needs) so that the walk is a binary search.
+        var sums = MemoryMarshal.Cast<ulong, float>(all.Slice(probabilities.Length, count));
         float cumulative = 0f;
         int last = count - 1;
         for (int i = 0; i < count; i++)
         {
-            cumulative += probabilities[IndexOf(candidates[i])];
+            cumulative += ProbabilityOf(candidates[i]);
+            sums[i] = cumulative;
             if (cumulative > topP)
             {
                 last = i;
@@ -115,14 +117,16 @@ public sealed class Sampler
             }
         }
 
+        // The first of the sums up to `last` above r (they never decrease), else the last candidate (rounding).
         float r = coin * cumulative;
-        float cdf = 0f;
-        for (int i = 0; i <= last; i++)
+        int lo = 0, hi = last + 1;
+        while (lo < hi)
         {
-            cdf += probabilities[IndexOf(candidates[i])];
-            if (r < cdf) return IndexOf(candidates[i]);
+            int mid = (lo + hi) >>> 1;
+            if (r < sums[mid]) hi = mid;
+            else lo = mid + 1;
         }
-        return IndexOf(candidates[last]);
+        return IndexOf(candidates[Math.Min(lo, last)]);
     }
 
     // Shared by the samplers of a thread (the scheduler steps its sequences on one thread): 2 × vocab entries.
@@ -136,6 +140,8 @@ public sealed class Sampler
         (ulong)~(uint)BitConverter.SingleToInt32Bits(probability) << 32 | (uint)index;
 
     static int IndexOf(ulong key) => (int)(uint)key;
+
+    static float ProbabilityOf(ulong key) => BitConverter.UInt32BitsToSingle(~(uint)(key >> 32));
 
     /// <summary>
     /// Stable LSD radix sort on the high 32 bits, a byte per pass (passes where every key has the same byte are
