@@ -34,17 +34,27 @@ public static class Exp
             ref float xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
             ref float yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
             for (; i <= x.Length - 4; i += 4)
-            {
-                var v = Vector128.LoadUnsafe(ref xr, (nuint)i) - s;
-                var e = Four(v);
-                // |x| ≥ 88 in some lane: glibc's special cases (and exponent bits ≥ 88 reach inf and NaN).
-                if (!Vector128.LessThanAll(Vector128.Abs(v), Vector128.Create(88f)))
-                    for (int j = 0; j < 4; j++)
-                        if (!(MathF.Abs(v[j]) < 88f)) e = e.WithElement(j, MathF.Exp(v[j]));
-                e.StoreUnsafe(ref yr, (nuint)i);
-            }
+                Four(Vector128.LoadUnsafe(ref xr, (nuint)i) - s).StoreUnsafe(ref yr, (nuint)i);
         }
         for (; i < x.Length; i++) y[i] = MathF.Exp(x[i] - shift);
+    }
+
+    /// <summary>e^x of four floats (only where <see cref="IsVectorized"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> Four(Vector128<float> x)
+    {
+        var e = MainRange(x);
+        // |x| ≥ 88 in some lane: glibc's special cases (over- and underflow, infinities, NaN).
+        if (!Vector128.LessThanAll(Vector128.Abs(x), Vector128.Create(88f))) e = SpecialLanes(x, e);
+        return e;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static Vector128<float> SpecialLanes(Vector128<float> x, Vector128<float> e)
+    {
+        for (int j = 0; j < 4; j++)
+            if (!(MathF.Abs(x[j]) < 88f)) e = e.WithElement(j, MathF.Exp(x[j]));
+        return e;
     }
 
     // glibc's __exp2f_data: 2^(i/32) as double bits with i/32's share of the exponent taken out (tab), 32/ln2
@@ -67,8 +77,9 @@ public static class Exp
     static readonly double C1 = BitConverter.UInt64BitsToDouble(0x3f2ebfce50fac4f3);
     static readonly double C2 = BitConverter.UInt64BitsToDouble(0x3f962e42ff0c52d6);
 
+    /// <summary>glibc's main path, for |x| &lt; 88.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe Vector128<float> Four(Vector128<float> x)
+    static unsafe Vector128<float> MainRange(Vector128<float> x)
     {
         var xd = Avx.ConvertToVector256Double(x);
         var invLn2N = Vector256.Create(InvLn2N);
