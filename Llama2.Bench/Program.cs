@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Numerics.Tensors;
 using Llama2.Bench;
 using Llama2.Bench.LoadTest;
 using Llama2.Engine.Inference;
@@ -104,11 +105,7 @@ static void Decode(Transformer transformer, RunState state, int tokens)
     int token = 1;
     for (int pos = 0; pos < tokens; pos++)
     {
-        var logits = transformer.Forward(token, pos, state);
-        int best = 0;
-        for (int i = 1; i < logits.Length; i++)
-            if (logits[i] > logits[best]) best = i;
-        token = best;
+        token = TensorPrimitives.IndexOfMax(transformer.Forward(token, pos, state)); // as the greedy sampler
     }
 }
 
