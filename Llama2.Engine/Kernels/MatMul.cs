@@ -221,9 +221,10 @@ public static unsafe class MatMul
         else if (rows == 4)
         {
             int t = 0;
+            bool shifted = typeof(TVec) == typeof(Vector512<float>) && LinesAreShifted(w, n);
             if (tokens >= 4)
             {
-                if (typeof(TVec) == typeof(Vector512<float>) && LinesAreShifted(w, n))
+                if (shifted)
                     Dot4x4Shifted(w, x, n, res, PrefetchRows(masks, call++));
                 else
                     Dot4x4<TVec, TOps>(w, x, n, res, PrefetchRows(masks, call++));
@@ -231,7 +232,7 @@ public static unsafe class MatMul
             }
             for (; t < tokens; t++)
             {
-                if (typeof(TVec) == typeof(Vector512<float>) && LinesAreShifted(w, n))
+                if (shifted)
                     Dot4x1Shifted(w, x + (long)t * n, n, res + t, TokenBlock, PrefetchRows(masks, call++));
                 else
                     Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t, TokenBlock, PrefetchRows(masks, call++));

@@ -36,7 +36,11 @@ public static class Ops
         for (int i = 0; i < hb.Length; i++) hb[i] = Silu(hb[i]) * hb2[i];
     }
 
-    /// <summary>In-place softmax over a short vector (attention scores).</summary>
+    /// <summary>
+    /// In-place softmax, bit for bit run.c's (attention scores, and the sampler's probabilities): subtract the max,
+    /// exponentiate (glibc's expf, see <see cref="Exp"/>), divide by the sum taken in order. Only the sum has to stay
+    /// sequential.
+    /// </summary>
     public static void Softmax(Span<float> x)
     {
         Exp.Compute(x, x, TensorPrimitives.Max(x));

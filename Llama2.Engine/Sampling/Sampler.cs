@@ -61,17 +61,8 @@ public sealed class Sampler
         return next;
     }
 
-    /// <summary>
-    /// run.c's softmax, bit for bit: subtract the max, exponentiate (glibc's expf, see <see cref="Exp"/>), divide by
-    /// the sum taken in order. Only the sum has to stay sequential.
-    /// </summary>
-    public static void Softmax(Span<float> x)
-    {
-        Exp.Compute(x, x, TensorPrimitives.Max(x));
-        float sum = 0f;
-        foreach (float e in x) sum += e;
-        TensorPrimitives.Divide(x, sum, x);
-    }
+    /// <summary>run.c's softmax, bit for bit (the same as attention's, <see cref="Ops.Softmax"/>).</summary>
+    public static void Softmax(Span<float> x) => Ops.Softmax(x);
 
     static int SampleMultinomial(ReadOnlySpan<float> probabilities, float coin)
     {
