@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Llama2.Engine.Kernels;
 
@@ -84,13 +85,20 @@ public sealed class Sampler
         float cutoff = (1.0f - topP) / (probabilities.Length - 1);
         if (_sortScratch is null || _sortScratch.Length < 2 * probabilities.Length) _sortScratch = new ulong[2 * probabilities.Length];
         var all = _sortScratch.AsSpan();
+        var digitCounts = (_digitCounts ??= new int[RadixPasses * RadixBuckets]).AsSpan();
+        digitCounts.Clear();
         int count = 0;
         for (int i = 0; i < probabilities.Length; i++)
-            if (probabilities[i] >= cutoff) all[count++] = CandidateKey(probabilities[i], i);
+        {
+            if (probabilities[i] < cutoff) continue;
+            ulong key = CandidateKey(probabilities[i], i);
+            all[count++] = key;
+            for (int pass = 0; pass < RadixPasses; pass++) digitCounts[pass * RadixBuckets + Digit(key, pass)]++;
+        }
 
         // Descending probability; ties keep index order, as glibc's (merge sort) qsort leaves them.
         var candidates = all[..count];
-        SortByKey(candidates, all.Slice(probabilities.Length, count));
+        SortByKey(candidates, all.Slice(probabilities.Length, count), digitCounts);
 
         // run.c sums the sorted probabilities until they pass topP, then walks the same sums again until they pass
         // r; the sums are kept (in the scratch, which the sort no longer needs) so that the walk is a binary search.
@@ -120,8 +128,10 @@ public sealed class Sampler
         return IndexOf(candidates[Math.Min(lo, last)]);
     }
 
-    // Shared by the samplers of a thread (the scheduler steps its sequences on one thread): 2 × vocab entries.
+    // Shared by the samplers of a thread (sequences sample on the kernel threads): 2 × vocab keys, and the radix
+    // sort's digit counts.
     [ThreadStatic] static ulong[]? _sortScratch;
+    [ThreadStatic] static int[]? _digitCounts;
 
     /// <summary>
     /// A candidate as one integer that sorts in the order top-p wants: the high half is the probability's bits
@@ -134,39 +144,36 @@ public sealed class Sampler
 
     static float ProbabilityOf(ulong key) => BitConverter.UInt32BitsToSingle(~(uint)(key >> 32));
 
+    // The sort key's high 32 bits in three digits of 11, 11 and 10 bits: three passes where bytes took four.
+    const int RadixPasses = 3, RadixBits = 11, RadixBuckets = 1 << RadixBits;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int Digit(ulong key, int pass) => (int)(key >> (32 + RadixBits * pass)) & (RadixBuckets - 1);
+
     /// <summary>
-    /// Stable LSD radix sort on the high 32 bits, a byte per pass (passes where every key has the same byte are
-    /// skipped). Candidates arrive in index order, so ties stay in index order. A comparison sort of a flat
-    /// distribution's ~30000 candidates took over a millisecond per token; this takes about a tenth of that.
+    /// Stable LSD radix sort on the high 32 bits, given each pass's digit counts (counted while the candidates were
+    /// gathered); a pass where every key has the same digit is skipped. Candidates arrive in index order, so ties
+    /// stay in index order. A comparison sort of a flat distribution's ~30000 candidates took over a millisecond per
+    /// token, bytes (four passes) about 170 µs; with 11-bit digits a whole top-p draw over a flat 32000-token
+    /// distribution went from 300–350 to 250–295 µs.
     /// </summary>
-    static void SortByKey(Span<ulong> items, Span<ulong> scratch)
+    static void SortByKey(Span<ulong> items, Span<ulong> scratch, Span<int> digitCounts)
     {
         int n = items.Length;
         if (n < 2) return;
-        Span<int> counts = stackalloc int[4 * 256];
-        counts.Clear();
-        foreach (ulong item in items)
-        {
-            uint key = (uint)(item >> 32);
-            counts[(int)(key & 255)]++;
-            counts[256 + (int)((key >> 8) & 255)]++;
-            counts[512 + (int)((key >> 16) & 255)]++;
-            counts[768 + (int)(key >> 24)]++;
-        }
         Span<ulong> from = items, to = scratch;
         bool inScratch = false;
-        for (int pass = 0; pass < 4; pass++)
+        for (int pass = 0; pass < RadixPasses; pass++)
         {
-            var offsets = counts.Slice(pass * 256, 256);
-            int shift = 32 + 8 * pass;
-            if (offsets[(int)((from[0] >> shift) & 255)] == n) continue;
-            for (int b = 0, sum = 0; b < 256; b++)
+            var offsets = digitCounts.Slice(pass * RadixBuckets, RadixBuckets);
+            if (offsets[Digit(from[0], pass)] == n) continue;
+            for (int b = 0, sum = 0; b < RadixBuckets; b++)
             {
                 int c = offsets[b];
                 offsets[b] = sum;
                 sum += c;
             }
-            foreach (ulong item in from) to[offsets[(int)((item >> shift) & 255)]++] = item;
+            foreach (ulong item in from) to[offsets[Digit(item, pass)]++] = item;
             var t = from;
             from = to;
             to = t;
