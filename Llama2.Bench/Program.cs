@@ -35,7 +35,7 @@ foreach (var shape in options.Shapes)
 }
 
 Console.WriteLine();
-string[] header = ["shape", "decode tok/s (median, min–max)", "prefill tok/s (median, min–max)", "peak RSS", "file + KV cache", "GC bytes / token"];
+string[] header = ["shape", "decode tok/s (median, min–max)", "prefill tok/s (median, min–max)", "checkpoint read GB/s", "decode / read", "peak RSS", "file + KV cache", "GC bytes / token"];
 PrintTable(header, rows);
 Console.WriteLine($"load average after: {LoadAverage()} (other processes on the machine skew the numbers: rerun when it is idle)");
 return 0;
@@ -69,6 +69,7 @@ static string[] Measure(string shape, string path, BenchOptions o)
 
     var decode = new List<double>();
     var prefill = new List<double>();
+    var bandwidth = new List<double>();
     long allocated = 0;
     var clock = new Stopwatch();
     for (int run = 0; run < o.Runs; run++)
@@ -84,7 +85,9 @@ static string[] Measure(string shape, string path, BenchOptions o)
         clock.Restart();
         transformer.Prefill(prompt, 0, state);
         prefill.Add(promptLength / clock.Elapsed.TotalSeconds);
-        Console.Error.WriteLine($"  run {run + 1}: decode {decode[^1]:F1} tok/s, prefill {prefill[^1]:F1} tok/s, {runAllocated} bytes allocated while decoding");
+        bandwidth.Add(ReadBandwidth.Measure(checkpoint) / 1e9);
+        Console.Error.WriteLine($"  run {run + 1}: decode {decode[^1]:F1} tok/s, prefill {prefill[^1]:F1} tok/s, {runAllocated} bytes allocated while decoding, " +
+            $"checkpoint read at {bandwidth[^1]:F1} GB/s");
     }
 
     long rss = PeakRss();
@@ -93,6 +96,9 @@ static string[] Measure(string shape, string path, BenchOptions o)
         $"{shape} ({c.Dim}/{c.NLayers}/{c.NHeads}, hidden {c.HiddenDim}, seq {c.SeqLen})",
         Summary(decode),
         Summary(prefill),
+        Summary(bandwidth),
+        // Decode reads the whole file per token (the embedding row aside); against the read rate of the same runs.
+        string.Create(CultureInfo.InvariantCulture, $"{Median(decode) * checkpoint.FileBytes / 1e9 / Median(bandwidth):P0}"),
         Mib(rss),
         Mib(checkpoint.FileBytes + state.KvCacheBytes),
         ((double)allocated / (o.Runs * (long)tokens)).ToString("F1", CultureInfo.InvariantCulture),
@@ -109,12 +115,14 @@ static void Decode(Transformer transformer, RunState state, int tokens)
     }
 }
 
-static string Summary(List<double> values)
+static double Median(List<double> values)
 {
     var sorted = values.Order().ToArray();
-    double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    return string.Create(CultureInfo.InvariantCulture, $"{median:F1} ({sorted[0]:F1}–{sorted[^1]:F1})");
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 }
+
+static string Summary(List<double> values) =>
+    string.Create(CultureInfo.InvariantCulture, $"{Median(values):F1} ({values.Min():F1}–{values.Max():F1})");
 
 static string Mib(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024.0):F0} MiB");
 

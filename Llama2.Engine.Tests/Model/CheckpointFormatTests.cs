@@ -87,6 +87,21 @@ public sealed class CheckpointFormatTests : IDisposable
         Assert.Equal(config, checkpoint.Config);
     }
 
+    [Fact]
+    public void Bytes_are_the_file_as_written_and_end_where_it_ends()
+    {
+        var path = Write(TestModels.Small(), 0);
+        var file = File.ReadAllBytes(path);
+        using var checkpoint = Checkpoint.Open(path);
+
+        Assert.Equal(file.AsSpan(0, 64).ToArray(), checkpoint.Bytes(0, 64).ToArray());
+        Assert.Equal(file.AsSpan(file.Length - 100).ToArray(), checkpoint.Bytes(file.Length - 100, 100).ToArray());
+        Assert.Equal(0, checkpoint.Bytes(file.Length, 0).Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => checkpoint.Bytes(file.Length - 99, 100).Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => checkpoint.Bytes(-1, 10).Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => checkpoint.Bytes(0, -1).Length);
+    }
+
     // ---- bad files: one exception type, the path in the message, never a crash ----
 
     CheckpointFormatException Rejects(string path, string expectedInMessage)

@@ -28,6 +28,15 @@ public sealed unsafe class Checkpoint : IDisposable
     public TransformerWeights Weights { get; }
     public long FileBytes => Layout.FileBytes;
 
+    /// <summary>Part of the mapped file: <paramref name="length"/> bytes from <paramref name="offset"/>, read-only.</summary>
+    public ReadOnlySpan<byte> Bytes(long offset, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (offset > FileBytes - length) throw new ArgumentOutOfRangeException(nameof(length), "past the end of the file");
+        return new ReadOnlySpan<byte>(_base + offset, length);
+    }
+
     /// <summary>Opens and checks a checkpoint; every problem with the file is a <see cref="CheckpointFormatException"/>.</summary>
     public static Checkpoint Open(string path)
     {
