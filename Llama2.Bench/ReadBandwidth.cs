@@ -16,19 +16,24 @@ static class ReadBandwidth
 {
     const int Chunks = 64;
 
-    /// <summary>Median of <paramref name="sweeps"/> passes over the file, in bytes per second.</summary>
-    public static double Measure(Checkpoint checkpoint, int sweeps = 5)
+    /// <summary>
+    /// Median of passes over the file, in bytes per second: at least five, and for a small file as many as fit in a
+    /// fifth of a second, after one unmeasured pass (threads awake, code compiled).
+    /// </summary>
+    public static double Measure(Checkpoint checkpoint)
     {
         var job = new SumJob(checkpoint);
-        var rates = new double[sweeps];
-        for (int i = 0; i < sweeps; i++)
+        Workers.For(Chunks, ref job);
+        var rates = new List<double>();
+        long began = Stopwatch.GetTimestamp();
+        while (rates.Count < 5 || (Stopwatch.GetElapsedTime(began).TotalSeconds < 0.2 && rates.Count < 1000))
         {
             long start = Stopwatch.GetTimestamp();
             Workers.For(Chunks, ref job);
-            rates[i] = checkpoint.FileBytes / Stopwatch.GetElapsedTime(start).TotalSeconds;
+            rates.Add(checkpoint.FileBytes / Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
-        Array.Sort(rates);
-        return rates[sweeps / 2];
+        rates.Sort();
+        return rates[rates.Count / 2];
     }
 
     readonly struct SumJob(Checkpoint checkpoint) : IRowJob
