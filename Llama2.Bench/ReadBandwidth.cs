@@ -57,6 +57,6 @@ static class ReadBandwidth
         }
     }
 
-    // One shared field is enough for a sink (thread-static storage is allocated on a thread.s first touch).
+    // One shared field is enough for a sink (thread-static storage is allocated on a thread's first touch).
     static float _sink;
 }
