@@ -218,10 +218,10 @@ public static unsafe class MatMul
     {
         if (tokens == 1 && TOps.Width >= 8)
         {
-            // Decoding: the rows one after another, one sequential stream (see DotStream).
+            // Decoding: the rows one after another, one sequential stream (see Dot).
             bool lines = typeof(TVec) == typeof(Vector512<float>) && LinesAreShifted(w, n);
             for (int r = 0; r < rows; r++)
-                res[r * TokenBlock] = lines ? DotStreamShifted(w + (long)r * n, x, n) : DotStream<TVec, TOps>(w + (long)r * n, x, n);
+                res[r * TokenBlock] = lines ? DotStreamShifted(w + (long)r * n, x, n) : Dot<TVec, TOps>(w + (long)r * n, x, n, stream: true);
         }
         else if (rows == 4 && tokens == 6)
             Dot4x6<TVec, TOps>(w, x, n, res, PrefetchRows(masks, call));
@@ -283,39 +283,31 @@ public static unsafe class MatMul
         return sum;
     }
 
-    /// <summary>One dot product of length n.</summary>
-    internal static float Dot<TVec, TOps>(float* w, float* x, int n) where TVec : struct where TOps : struct, IVectorOps<TVec>
-    {
-        TVec a = TOps.Zero;
-        int k = 0;
-        for (; k <= n - TOps.Width; k += TOps.Width) a = TOps.Fma(TOps.Load(w + k), TOps.Load(x + k), a);
-        return Tail(TOps.Sum(a), w, x, k, n);
-    }
-
-    // How far ahead of a decoding row the weights are prefetched (1–8 KiB measured the same; none was ~5 % slower).
+    // How far ahead of a decoding row the weights are prefetched (1–8 KiB measured the same; none was 5–10 % slower).
     const int StreamPrefetchBytes = 4096;
 
     /// <summary>
-    /// <see cref="Dot"/> for decoding, where each weight is read once and the memory sets the pace: one row front to
-    /// back, a non-temporal prefetch <see cref="StreamPrefetchBytes"/> ahead. A block's rows go one after another, so
-    /// each thread reads its weights as one sequential stream. Reading four rows side by side (four streams, each
-    /// chunk of x loaded once for all four) decoded 42M 25–35 % and 110M ~20 % slower (A/B in one process). The
-    /// single accumulator gives the bits every other kernel gives; at 8 or 16 lanes its chain of fused multiply-adds
-    /// is still faster than memory.
+    /// One dot product of length n. With <paramref name="stream"/>, decoding's kernel, where each weight is read once
+    /// and the memory sets the pace: a non-temporal prefetch runs <see cref="StreamPrefetchBytes"/> ahead of the row,
+    /// and a block's rows go one after another, so each thread reads its weights as one sequential stream. Reading
+    /// four rows side by side (four streams, each chunk of x loaded once for all four) decoded 42M 25–35 % and 110M
+    /// ~20 % slower (A/B in one process). The single accumulator gives the bits every other kernel gives; at 8 or 16
+    /// lanes its chain of fused multiply-adds is still faster than memory.
     /// </summary>
-    static float DotStream<TVec, TOps>(float* w, float* x, int n) where TVec : struct where TOps : struct, IVectorOps<TVec>
+    internal static float Dot<TVec, TOps>(float* w, float* x, int n, bool stream = false)
+        where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         TVec a = TOps.Zero;
         int k = 0;
         for (; k <= n - TOps.Width; k += TOps.Width)
         {
-            if (Sse.IsSupported && (k & 15) == 0) Sse.PrefetchNonTemporal((byte*)(w + k) + StreamPrefetchBytes);
+            if (stream && Sse.IsSupported && (k & 15) == 0) Sse.PrefetchNonTemporal((byte*)(w + k) + StreamPrefetchBytes);
             a = TOps.Fma(TOps.Load(w + k), TOps.Load(x + k), a);
         }
         return Tail(TOps.Sum(a), w, x, k, n);
     }
 
-    /// <summary><see cref="DotStream{TVec, TOps}"/> for a row that starts inside a cache line (<see cref="LinesAreShifted"/>),
+    /// <summary>Decoding's <see cref="Dot"/> for a row that starts inside a cache line (<see cref="LinesAreShifted"/>),
     /// read as aligned lines as in <see cref="Dot4x4Shifted"/>.</summary>
     static float DotStreamShifted(float* w, float* x, int n)
     {
