@@ -216,19 +216,18 @@ public static unsafe class MatMul
     static void Tile<TVec, TOps>(float* w, int rows, float* x, int tokens, int n, float* res, int call, long masks)
         where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
+        bool shifted = typeof(TVec) == typeof(Vector512<float>) && LinesAreShifted(w, n);
         if (tokens == 1 && TOps.Width >= 8)
         {
             // Decoding: the rows one after another, one sequential stream (see Dot).
-            bool lines = typeof(TVec) == typeof(Vector512<float>) && LinesAreShifted(w, n);
             for (int r = 0; r < rows; r++)
-                res[r * TokenBlock] = lines ? DotStreamShifted(w + (long)r * n, x, n) : Dot<TVec, TOps>(w + (long)r * n, x, n, stream: true);
+                res[r * TokenBlock] = shifted ? DotStreamShifted(w + (long)r * n, x, n) : Dot<TVec, TOps>(w + (long)r * n, x, n, stream: true);
         }
         else if (rows == 4 && tokens == 6)
             Dot4x6<TVec, TOps>(w, x, n, res, PrefetchRows(masks, call));
         else if (rows == 4)
         {
             int t = 0;
-            bool shifted = typeof(TVec) == typeof(Vector512<float>) && LinesAreShifted(w, n);
             if (tokens >= 4)
             {
                 if (shifted)
