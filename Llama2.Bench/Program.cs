@@ -35,7 +35,7 @@ foreach (var shape in options.Shapes)
 }
 
 Console.WriteLine();
-string[] header = ["shape", "decode tok/s (median, min–max)", "prefill tok/s (median, min–max)", "checkpoint read GB/s", "decode / read", "peak RSS", "file + KV cache", "GC bytes / token"];
+string[] header = ["shape", "decode tok/s (median, min–max)", "prefill tok/s (median, min–max)", "checkpoint read GB/s", "decode / read", "FMA peak GFLOP/s", "prefill / peak", "peak RSS", "file + KV cache", "GC bytes / token"];
 PrintTable(header, rows);
 Console.WriteLine($"load average after: {LoadAverage()} (other processes on the machine skew the numbers: rerun when it is idle)");
 return 0;
@@ -66,11 +66,13 @@ static string[] Measure(string shape, string path, BenchOptions o)
         Decode(transformer, state, tokens);
         transformer.Prefill(prompt, 0, state);
         ReadBandwidth.Measure(checkpoint);
+        FmaPeak.Measure();
     } while (warmUp.Elapsed < TimeSpan.FromSeconds(1.5));
 
     var decode = new List<double>();
     var prefill = new List<double>();
     var bandwidth = new List<double>();
+    var peak = new List<double>();
     long allocated = 0;
     var clock = new Stopwatch();
     for (int run = 0; run < o.Runs; run++)
@@ -87,8 +89,9 @@ static string[] Measure(string shape, string path, BenchOptions o)
         transformer.Prefill(prompt, 0, state);
         prefill.Add(promptLength / clock.Elapsed.TotalSeconds);
         bandwidth.Add(ReadBandwidth.Measure(checkpoint) / 1e9);
+        peak.Add(FmaPeak.Measure() / 1e9);
         Console.Error.WriteLine($"  run {run + 1}: decode {decode[^1]:F1} tok/s, prefill {prefill[^1]:F1} tok/s, {runAllocated} bytes allocated while decoding, " +
-            $"checkpoint read at {bandwidth[^1]:F1} GB/s");
+            $"checkpoint read at {bandwidth[^1]:F1} GB/s, FMA peak {peak[^1]:F0} GFLOP/s");
     }
 
     long rss = PeakRss();
@@ -102,11 +105,20 @@ static string[] Measure(string shape, string path, BenchOptions o)
         // right after it (median of the runs).
         string.Create(CultureInfo.InvariantCulture,
             $"{Median(decode.Zip(bandwidth, (tokPerSecond, gbPerSecond) => tokPerSecond * checkpoint.FileBytes / 1e9 / gbPerSecond).ToList()):P0}"),
+        Summary(peak),
+        // Prefill is the layers' matrix products (attention and the one row of logits are small beside them): each
+        // run's rate against the FMA peak measured right after it.
+        string.Create(CultureInfo.InvariantCulture,
+            $"{Median(prefill.Zip(peak, (tokPerSecond, gflops) => tokPerSecond * LayerFlopsPerToken(c) / 1e9 / gflops).ToList()):P0}"),
         Mib(rss),
         Mib(checkpoint.FileBytes + state.KvCacheBytes),
         ((double)allocated / (o.Runs * (long)tokens)).ToString("F1", CultureInfo.InvariantCulture),
     ];
 }
+
+// Multiply-adds of the layers' weight matrices for one token, two flops each.
+static double LayerFlopsPerToken(ModelConfig c) =>
+    2.0 * c.NLayers * ((double)c.Dim * (2 * c.Dim + 2 * c.KvDim) + 3.0 * c.Dim * c.HiddenDim);
 
 // Greedy decoding from position 0: feed a token, take the argmax, feed it back.
 static void Decode(Transformer transformer, RunState state, int tokens)
