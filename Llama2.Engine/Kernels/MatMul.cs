@@ -283,13 +283,11 @@ public static unsafe class MatMul
     }
 
     // How far ahead of a decoding row the weights are prefetched (1–8 KiB measured the same; none was 5–10 % slower).
-    // Into all cache levels (T0): in alternating runs it decoded 6–11 % faster than a non-temporal prefetch on every
-    // shape one day and the same the day before; T1 measured the same as T0.
     const int StreamPrefetchBytes = 4096;
 
     /// <summary>
     /// One dot product of length n. With <paramref name="stream"/>, decoding's kernel, where each weight is read once
-    /// and the memory sets the pace: a prefetch runs <see cref="StreamPrefetchBytes"/> ahead of the row,
+    /// and the memory sets the pace: a non-temporal prefetch runs <see cref="StreamPrefetchBytes"/> ahead of the row,
     /// and a block's rows go one after another, so each thread reads its weights as one sequential stream. Reading
     /// four rows side by side (four streams, each chunk of x loaded once for all four) decoded 42M 25–35 % and 110M
     /// ~20 % slower (A/B in one process). The single accumulator gives the bits every other kernel gives; at 8 or 16
@@ -302,7 +300,7 @@ public static unsafe class MatMul
         int k = 0;
         for (; k <= n - TOps.Width; k += TOps.Width)
         {
-            if (stream && Sse.IsSupported && (k & 15) == 0) Sse.Prefetch0((byte*)(w + k) + StreamPrefetchBytes);
+            if (stream && Sse.IsSupported && (k & 15) == 0) Sse.PrefetchNonTemporal((byte*)(w + k) + StreamPrefetchBytes);
             a = TOps.Fma(TOps.Load(w + k), TOps.Load(x + k), a);
         }
         return Tail(TOps.Sum(a), w, x, k, n);
@@ -317,7 +315,7 @@ public static unsafe class MatMul
         Vector512<float> p = Vector512.LoadAligned(line), a = default;
         for (int k = 0; k < n; k += 16)
         {
-            Sse.Prefetch0((byte*)(line + k) + StreamPrefetchBytes);
+            Sse.PrefetchNonTemporal((byte*)(line + k) + StreamPrefetchBytes);
             var q = Vector512.LoadAligned(line + k + 16);
             a = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar16x32x2(p, shift, q), Vector512.Load(x + k), a);
             p = q;
