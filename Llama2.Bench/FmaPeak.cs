@@ -7,14 +7,14 @@ namespace Llama2.Bench;
 
 /// <summary>
 /// How fast the kernel threads can multiply-add right now: each runs twelve independent chains of fused
-/// multiply-adds at the kernels' vector width, nothing else. Prefill is bound by arithmetic, so this is its ceiling,
+/// multiply-adds at the kernels' vector width (<see cref="Simd.Width"/>), nothing else. Prefill is bound by arithmetic, so this is its ceiling,
 /// as the checkpoint read is decode's; on a virtual machine it moves too (a busy sibling hyperthread halves it), and
 /// quoting it beside prefill figures says how close to the machine they are.
 /// </summary>
 static class FmaPeak
 {
     const int Iterations = 2_000_000;
-    const int Chains = 12;
+    const int ChainCount = 12;
 
     /// <summary>Median of five passes, in floating-point operations per second, after one unmeasured pass.</summary>
     public static double Measure()
@@ -43,7 +43,13 @@ static class FmaPeak
             for (int row = start; row < end; row++)
             {
                 long began = Stopwatch.GetTimestamp();
-                double flops = Vector512.IsHardwareAccelerated ? Run512() : Run256();
+                double flops = Simd.Width switch
+                {
+                    16 => Chains<Vector512<float>, Ops512>(),
+                    8 => Chains<Vector256<float>, Ops256>(),
+                    4 => Chains<Vector128<float>, Ops128>(),
+                    _ => Chains<float, OpsScalar>(),
+                };
                 rates[row] = flops / Stopwatch.GetElapsedTime(began).TotalSeconds;
             }
         }
@@ -52,42 +58,21 @@ static class FmaPeak
     // Optimized from the first call and never inlined: other copies kept the chains in memory, not in registers
     // (a third of the rate).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static double Run512()
+    static double Chains<TVec, TOps>() where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
-        Vector512<float> m = Vector512.Create(0.9999999f), c = Vector512.Create(1e-7f);
-        Vector512<float> a0 = m, a1 = m, a2 = m, a3 = m, a4 = m, a5 = m, a6 = m, a7 = m, a8 = m, a9 = m, a10 = m, a11 = m;
+        TVec m = TOps.Broadcast(0.9999999f), c = TOps.Broadcast(1e-7f);
+        TVec a0 = m, a1 = m, a2 = m, a3 = m, a4 = m, a5 = m, a6 = m, a7 = m, a8 = m, a9 = m, a10 = m, a11 = m;
         for (int i = 0; i < Iterations; i++)
         {
-            a0 = Vector512.FusedMultiplyAdd(a0, m, c); a1 = Vector512.FusedMultiplyAdd(a1, m, c);
-            a2 = Vector512.FusedMultiplyAdd(a2, m, c); a3 = Vector512.FusedMultiplyAdd(a3, m, c);
-            a4 = Vector512.FusedMultiplyAdd(a4, m, c); a5 = Vector512.FusedMultiplyAdd(a5, m, c);
-            a6 = Vector512.FusedMultiplyAdd(a6, m, c); a7 = Vector512.FusedMultiplyAdd(a7, m, c);
-            a8 = Vector512.FusedMultiplyAdd(a8, m, c); a9 = Vector512.FusedMultiplyAdd(a9, m, c);
-            a10 = Vector512.FusedMultiplyAdd(a10, m, c); a11 = Vector512.FusedMultiplyAdd(a11, m, c);
+            a0 = TOps.Fma(a0, m, c); a1 = TOps.Fma(a1, m, c); a2 = TOps.Fma(a2, m, c); a3 = TOps.Fma(a3, m, c);
+            a4 = TOps.Fma(a4, m, c); a5 = TOps.Fma(a5, m, c); a6 = TOps.Fma(a6, m, c); a7 = TOps.Fma(a7, m, c);
+            a8 = TOps.Fma(a8, m, c); a9 = TOps.Fma(a9, m, c); a10 = TOps.Fma(a10, m, c); a11 = TOps.Fma(a11, m, c);
         }
-        Keep(Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11));
-        return 2.0 * Chains * Vector512<float>.Count * Iterations;
+        float sum = TOps.Sum(a0) + TOps.Sum(a1) + TOps.Sum(a2) + TOps.Sum(a3) + TOps.Sum(a4) + TOps.Sum(a5) +
+            TOps.Sum(a6) + TOps.Sum(a7) + TOps.Sum(a8) + TOps.Sum(a9) + TOps.Sum(a10) + TOps.Sum(a11);
+        Volatile.Write(ref _sink, sum); // keeps the chains
+        return 2.0 * ChainCount * TOps.Width * Iterations;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static double Run256()
-    {
-        Vector256<float> m = Vector256.Create(0.9999999f), c = Vector256.Create(1e-7f);
-        Vector256<float> a0 = m, a1 = m, a2 = m, a3 = m, a4 = m, a5 = m, a6 = m, a7 = m, a8 = m, a9 = m, a10 = m, a11 = m;
-        for (int i = 0; i < Iterations; i++)
-        {
-            a0 = Vector256.FusedMultiplyAdd(a0, m, c); a1 = Vector256.FusedMultiplyAdd(a1, m, c);
-            a2 = Vector256.FusedMultiplyAdd(a2, m, c); a3 = Vector256.FusedMultiplyAdd(a3, m, c);
-            a4 = Vector256.FusedMultiplyAdd(a4, m, c); a5 = Vector256.FusedMultiplyAdd(a5, m, c);
-            a6 = Vector256.FusedMultiplyAdd(a6, m, c); a7 = Vector256.FusedMultiplyAdd(a7, m, c);
-            a8 = Vector256.FusedMultiplyAdd(a8, m, c); a9 = Vector256.FusedMultiplyAdd(a9, m, c);
-            a10 = Vector256.FusedMultiplyAdd(a10, m, c); a11 = Vector256.FusedMultiplyAdd(a11, m, c);
-        }
-        Keep(Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11));
-        return 2.0 * Chains * Vector256<float>.Count * Iterations;
-    }
-
-    static void Keep(float value) => Volatile.Write(ref _sink, value);
 
     static float _sink;
 }

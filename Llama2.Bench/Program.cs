@@ -101,15 +101,11 @@ static string[] Measure(string shape, string path, BenchOptions o)
         Summary(decode),
         Summary(prefill),
         Summary(bandwidth),
-        // Decode reads the whole file per token (the embedding row aside): each run's rate against the read measured
-        // right after it (median of the runs).
-        string.Create(CultureInfo.InvariantCulture,
-            $"{Median(decode.Zip(bandwidth, (tokPerSecond, gbPerSecond) => tokPerSecond * checkpoint.FileBytes / 1e9 / gbPerSecond).ToList()):P0}"),
+        // Decode reads the whole file per token (the embedding row aside).
+        MedianShare(decode, checkpoint.FileBytes / 1e9, bandwidth),
         Summary(peak),
-        // Prefill is the layers' matrix products (attention and the one row of logits are small beside them): each
-        // run's rate against the FMA peak measured right after it.
-        string.Create(CultureInfo.InvariantCulture,
-            $"{Median(prefill.Zip(peak, (tokPerSecond, gflops) => tokPerSecond * LayerFlopsPerToken(c) / 1e9 / gflops).ToList()):P0}"),
+        // Prefill is the layers' matrix products (attention and the one row of logits are small beside them).
+        MedianShare(prefill, LayerFlopsPerToken(c) / 1e9, peak),
         Mib(rss),
         Mib(checkpoint.FileBytes + state.KvCacheBytes),
         ((double)allocated / (o.Runs * (long)tokens)).ToString("F1", CultureInfo.InvariantCulture),
@@ -135,6 +131,12 @@ static double Median(List<double> values)
     var sorted = values.Order().ToArray();
     return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 }
+
+// Each run's tokens/s × work per token (GB or GFLOP) against the ceiling measured right after it (GB/s or
+// GFLOP/s): the median of the runs' shares.
+static string MedianShare(List<double> tokensPerSecond, double workPerToken, List<double> ceilings) =>
+    string.Create(CultureInfo.InvariantCulture,
+        $"{Median(tokensPerSecond.Zip(ceilings, (rate, ceiling) => rate * workPerToken / ceiling).ToList()):P0}");
 
 static string Summary(List<double> values) =>
     string.Create(CultureInfo.InvariantCulture, $"{Median(values):F1} ({values.Min():F1}–{values.Max():F1})");
