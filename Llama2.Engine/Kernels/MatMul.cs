@@ -148,28 +148,28 @@ public static unsafe class MatMul
                 float* xt = x + (long)t0 * n;
                 Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res, call, _prefetchMasks);
                 if (mode == Epilogue.SwiGlu) Tile<TVec, TOps>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3, call, _prefetchMasks);
-                if (mode == Epilogue.SwiGlu && rows == RowBlock && Exp.IsVectorized)
-                {
-                    // silu of a token's four rows at once (glibc's expf vectorized, the same bits as one at a time).
-                    for (int t = 0; t < tt; t++)
-                    {
-                        var silu = Ops.Silu(Vector128.Create(res[t], res[TokenBlock + t], res[2 * TokenBlock + t], res[3 * TokenBlock + t]));
-                        float* o = p.Out + (long)(t0 + t) * p.Rows + row0;
-                        for (int r = 0; r < RowBlock; r++) o[r] = silu[r] * res3[r * TokenBlock + t];
-                    }
-                    continue;
-                }
                 for (int t = 0; t < tt; t++)
                 {
-                    float* o = p.Out + (long)(t0 + t) * p.Rows + row0;
-                    for (int r = 0; r < rows; r++)
+                    float* o = p.Out + (long)(t0 + t) * p.Rows + row0, rt = res + t * RowBlock, rt3 = res3 + t * RowBlock;
+                    if (rows == RowBlock && (mode != Epilogue.SwiGlu || Exp.IsVectorized))
                     {
-                        float v = res[r * TokenBlock + t];
+                        // A token's four rows at once (silu with glibc's expf vectorized: the same bits as one at a time).
+                        var v = Vector128.Load(rt);
                         switch (mode)
                         {
-                            case Epilogue.Store: o[r] = v; break;
-                            case Epilogue.Add: o[r] += v; break;
-                            default: o[r] = Ops.Silu(v) * res3[r * TokenBlock + t]; break;
+                            case Epilogue.Store: v.Store(o); break;
+                            case Epilogue.Add: (Vector128.Load(o) + v).Store(o); break;
+                            default: (Ops.Silu(v) * Vector128.Load(rt3)).Store(o); break;
+                        }
+                        continue;
+                    }
+                    for (int r = 0; r < rows; r++)
+                    {
+                        switch (mode)
+                        {
+                            case Epilogue.Store: o[r] = rt[r]; break;
+                            case Epilogue.Add: o[r] += rt[r]; break;
+                            default: o[r] = Ops.Silu(rt[r]) * rt3[r]; break;
                         }
                     }
                 }
@@ -209,7 +209,7 @@ public static unsafe class MatMul
     static int KernelCalls(int tokens) => tokens == TokenBlock ? 1 : tokens >= 4 ? tokens - 3 : tokens;
 
     /// <summary>
-    /// res[r · 6 + t] = W[r] · x[t] for rows × tokens ≤ 4 × 6 (rows of W and x are n apart). Its kernel calls are the
+    /// res[t · 4 + r] = W[r] · x[t] for rows × tokens ≤ 4 × 6 (rows of W and x are n apart). Its kernel calls are the
     /// block's calls <paramref name="call"/>, …, each prefetching its share of the next block (<see cref="PrefetchMasks"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -221,7 +221,7 @@ public static unsafe class MatMul
         {
             // Decoding: the rows one after another, one sequential stream (see Dot).
             for (int r = 0; r < rows; r++)
-                res[r * TokenBlock] = shifted ? DotStreamShifted(w + (long)r * n, x, n) : Dot<TVec, TOps>(w + (long)r * n, x, n, stream: true);
+                res[r] = shifted ? DotStreamShifted(w + (long)r * n, x, n) : Dot<TVec, TOps>(w + (long)r * n, x, n, stream: true);
         }
         else if (rows == 4 && tokens == 6)
             Dot4x6<TVec, TOps>(w, x, n, res, PrefetchRows(masks, call));
@@ -239,15 +239,15 @@ public static unsafe class MatMul
             for (; t < tokens; t++)
             {
                 if (shifted)
-                    Dot4x1Shifted(w, x + (long)t * n, n, res + t, TokenBlock, PrefetchRows(masks, call++));
+                    Dot4x1Shifted(w, x + (long)t * n, n, res + t * RowBlock, 1, PrefetchRows(masks, call++));
                 else
-                    Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t, TokenBlock, PrefetchRows(masks, call++));
+                    Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t * RowBlock, 1, PrefetchRows(masks, call++));
             }
         }
         else
             for (int r = 0; r < rows; r++)
                 for (int t = 0; t < tokens; t++)
-                    res[r * TokenBlock + t] = Dot<TVec, TOps>(w + (long)r * n, x + (long)t * n, n);
+                    res[t * RowBlock + r] = Dot<TVec, TOps>(w + (long)r * n, x + (long)t * n, n);
     }
 
     /// <summary>
@@ -280,6 +280,14 @@ public static unsafe class MatMul
     {
         for (; k < n; k++) sum = MathF.FusedMultiplyAdd(w[k], x[k], sum);
         return sum;
+    }
+
+    /// <summary>Adds the scalar leftover (k up to n) to a tile's sums, res[t · 4 + r], for 4 rows and the given tokens.</summary>
+    static void AddTails(float* res, float* w, float* x, int k, int n, int tokens)
+    {
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < RowBlock; r++)
+                res[t * RowBlock + r] = Tail(res[t * RowBlock + r], w + (long)r * n, x + (long)t * n, k, n);
     }
 
     // How far ahead of a decoding row the weights are prefetched (1–8 KiB measured the same; none was 5–10 % slower).
@@ -380,30 +388,9 @@ public static unsafe class MatMul
             xv = TOps.Load(x5 + k);
             a05 = TOps.Fma(v0, xv, a05); a15 = TOps.Fma(v1, xv, a15); a25 = TOps.Fma(v2, xv, a25); a35 = TOps.Fma(v3, xv, a35);
         }
-        res[0] = Tail(TOps.Sum(a00), w0, x0, k, n);
-        res[1] = Tail(TOps.Sum(a01), w0, x1, k, n);
-        res[2] = Tail(TOps.Sum(a02), w0, x2, k, n);
-        res[3] = Tail(TOps.Sum(a03), w0, x3, k, n);
-        res[4] = Tail(TOps.Sum(a04), w0, x4, k, n);
-        res[5] = Tail(TOps.Sum(a05), w0, x5, k, n);
-        res[6] = Tail(TOps.Sum(a10), w1, x0, k, n);
-        res[7] = Tail(TOps.Sum(a11), w1, x1, k, n);
-        res[8] = Tail(TOps.Sum(a12), w1, x2, k, n);
-        res[9] = Tail(TOps.Sum(a13), w1, x3, k, n);
-        res[10] = Tail(TOps.Sum(a14), w1, x4, k, n);
-        res[11] = Tail(TOps.Sum(a15), w1, x5, k, n);
-        res[12] = Tail(TOps.Sum(a20), w2, x0, k, n);
-        res[13] = Tail(TOps.Sum(a21), w2, x1, k, n);
-        res[14] = Tail(TOps.Sum(a22), w2, x2, k, n);
-        res[15] = Tail(TOps.Sum(a23), w2, x3, k, n);
-        res[16] = Tail(TOps.Sum(a24), w2, x4, k, n);
-        res[17] = Tail(TOps.Sum(a25), w2, x5, k, n);
-        res[18] = Tail(TOps.Sum(a30), w3, x0, k, n);
-        res[19] = Tail(TOps.Sum(a31), w3, x1, k, n);
-        res[20] = Tail(TOps.Sum(a32), w3, x2, k, n);
-        res[21] = Tail(TOps.Sum(a33), w3, x3, k, n);
-        res[22] = Tail(TOps.Sum(a34), w3, x4, k, n);
-        res[23] = Tail(TOps.Sum(a35), w3, x5, k, n);
+        LaneSums.Store16<TVec, TOps>(res, a00, a10, a20, a30, a01, a11, a21, a31, a02, a12, a22, a32, a03, a13, a23, a33);
+        LaneSums.Store8<TVec, TOps>(res + 16, a04, a14, a24, a34, a05, a15, a25, a35);
+        if (k < n) AddTails(res, w, x, k, n, TokenBlock);
     }
 
     /// <summary>
@@ -431,14 +418,8 @@ public static unsafe class MatMul
             xv = TOps.Load(x3 + k);
             a03 = TOps.Fma(v0, xv, a03); a13 = TOps.Fma(v1, xv, a13); a23 = TOps.Fma(v2, xv, a23); a33 = TOps.Fma(v3, xv, a33);
         }
-        res[0 * TokenBlock + 0] = Tail(TOps.Sum(a00), w0, x0, k, n); res[0 * TokenBlock + 1] = Tail(TOps.Sum(a01), w0, x1, k, n);
-        res[0 * TokenBlock + 2] = Tail(TOps.Sum(a02), w0, x2, k, n); res[0 * TokenBlock + 3] = Tail(TOps.Sum(a03), w0, x3, k, n);
-        res[1 * TokenBlock + 0] = Tail(TOps.Sum(a10), w1, x0, k, n); res[1 * TokenBlock + 1] = Tail(TOps.Sum(a11), w1, x1, k, n);
-        res[1 * TokenBlock + 2] = Tail(TOps.Sum(a12), w1, x2, k, n); res[1 * TokenBlock + 3] = Tail(TOps.Sum(a13), w1, x3, k, n);
-        res[2 * TokenBlock + 0] = Tail(TOps.Sum(a20), w2, x0, k, n); res[2 * TokenBlock + 1] = Tail(TOps.Sum(a21), w2, x1, k, n);
-        res[2 * TokenBlock + 2] = Tail(TOps.Sum(a22), w2, x2, k, n); res[2 * TokenBlock + 3] = Tail(TOps.Sum(a23), w2, x3, k, n);
-        res[3 * TokenBlock + 0] = Tail(TOps.Sum(a30), w3, x0, k, n); res[3 * TokenBlock + 1] = Tail(TOps.Sum(a31), w3, x1, k, n);
-        res[3 * TokenBlock + 2] = Tail(TOps.Sum(a32), w3, x2, k, n); res[3 * TokenBlock + 3] = Tail(TOps.Sum(a33), w3, x3, k, n);
+        LaneSums.Store16<TVec, TOps>(res, a00, a10, a20, a30, a01, a11, a21, a31, a02, a12, a22, a32, a03, a13, a23, a33);
+        if (k < n) AddTails(res, w, x, k, n, 4);
     }
 
     /// <summary>
@@ -499,14 +480,7 @@ public static unsafe class MatMul
             a23 = Vector512.FusedMultiplyAdd(v2, xv, a23); a33 = Vector512.FusedMultiplyAdd(v3, xv, a33);
         }
         // n is a multiple of 16: no scalar tail, as in Dot4x4 for such n.
-        res[0 * TokenBlock + 0] = Ops512.Sum(a00); res[0 * TokenBlock + 1] = Ops512.Sum(a01);
-        res[0 * TokenBlock + 2] = Ops512.Sum(a02); res[0 * TokenBlock + 3] = Ops512.Sum(a03);
-        res[1 * TokenBlock + 0] = Ops512.Sum(a10); res[1 * TokenBlock + 1] = Ops512.Sum(a11);
-        res[1 * TokenBlock + 2] = Ops512.Sum(a12); res[1 * TokenBlock + 3] = Ops512.Sum(a13);
-        res[2 * TokenBlock + 0] = Ops512.Sum(a20); res[2 * TokenBlock + 1] = Ops512.Sum(a21);
-        res[2 * TokenBlock + 2] = Ops512.Sum(a22); res[2 * TokenBlock + 3] = Ops512.Sum(a23);
-        res[3 * TokenBlock + 0] = Ops512.Sum(a30); res[3 * TokenBlock + 1] = Ops512.Sum(a31);
-        res[3 * TokenBlock + 2] = Ops512.Sum(a32); res[3 * TokenBlock + 3] = Ops512.Sum(a33);
+        LaneSums.Store16<Vector512<float>, Ops512>(res, a00, a10, a20, a30, a01, a11, a21, a31, a02, a12, a22, a32, a03, a13, a23, a33);
     }
 
     /// <summary><see cref="Dot4x1"/> (rows n apart) for rows that start inside a cache line, as <see cref="Dot4x4Shifted"/>.</summary>
