@@ -190,20 +190,28 @@ public static unsafe class MatMul
     /// prefetch that finds every miss buffer busy holds up the kernel, so if the first call fetched all four rows it
     /// would wait on memory, and the calls after it would leave memory idle while they compute (a batch of 8 on 110M:
     /// 17.2 → 14.9 ms of matmuls per step). A prompt's block takes many calls and is compute-bound: its first call
-    /// fetches the whole next block.
+    /// fetches the whole next block, into L2 (<see cref="WholeBlockToL2"/>).
     /// </summary>
     static long PrefetchMasks(int tokens)
     {
         int calls = 0;
         for (int t0 = 0, tt; t0 < tokens; t0 += tt) calls += KernelCalls(tt = TileTokens(tokens - t0));
-        if (calls > RowBlock) return 0b1111;
+        if (calls > RowBlock) return WholeBlockToL2;
         long masks = 0;
         for (int r = 0; r < RowBlock; r++) masks |= 1L << (4 * (r * calls / RowBlock) + r);
         return masks;
     }
 
+    /// <summary>
+    /// A prompt's prefetch: the first call fetches all four rows of the next block into L2 rather than non-temporally.
+    /// The block's remaining calls stream the prompt's activations through L1, which evicted the next block's lines
+    /// before they were used: 128-token prefill ×1.02–1.07 (in-process A/B, alternating, 15M/42M/110M).
+    /// </summary>
+    const int WholeBlockToL2 = 0b1_1111;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static int PrefetchRows(long masks, int call) => call < 16 ? (int)(masks >> (4 * call)) & 0b1111 : 0;
+    static int PrefetchRows(long masks, int call) =>
+        masks == WholeBlockToL2 ? (call == 0 ? WholeBlockToL2 : 0) : call < 16 ? (int)(masks >> (4 * call)) & 0b1111 : 0;
 
     /// <summary>Micro-kernel calls for a tile of this many tokens (see <see cref="Tile"/>).</summary>
     static int KernelCalls(int tokens) => tokens == TokenBlock ? 1 : tokens >= 4 ? tokens - 3 : tokens;
@@ -253,25 +261,34 @@ public static unsafe class MatMul
     /// <summary>
     /// Fetches the cache line at offset k of the given rows (a bit each) of the block of 4 rows that follows (w0 is the
     /// first row of this block).
-    /// Non-temporal: weights are read once per step, so they should not push the activations and the KV cache out of L2.
+    /// Non-temporal: weights are read once per step, so they should not push the activations and the KV cache out of L2;
+    /// except a prompt's whole next block (<see cref="WholeBlockToL2"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void PrefetchNextBlock(float* w0, long ldw, int k, int rows)
     {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || (k & 15) != 0) return;
+        if (!Sse.IsSupported || (k & 15) != 0) return;
         float* next = w0 + 4 * ldw + k;
-        if (rows == 0b1111)
+        if (rows == WholeBlockToL2)
         {
-            System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next);
-            System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next + ldw);
-            System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next + 2 * ldw);
-            System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next + 3 * ldw);
+            Sse.Prefetch1(next);
+            Sse.Prefetch1(next + ldw);
+            Sse.Prefetch1(next + 2 * ldw);
+            Sse.Prefetch1(next + 3 * ldw);
             return;
         }
-        if ((rows & 1) != 0) System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next);
-        if ((rows & 2) != 0) System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next + ldw);
-        if ((rows & 4) != 0) System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next + 2 * ldw);
-        if ((rows & 8) != 0) System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(next + 3 * ldw);
+        if (rows == 0b1111)
+        {
+            Sse.PrefetchNonTemporal(next);
+            Sse.PrefetchNonTemporal(next + ldw);
+            Sse.PrefetchNonTemporal(next + 2 * ldw);
+            Sse.PrefetchNonTemporal(next + 3 * ldw);
+            return;
+        }
+        if ((rows & 1) != 0) Sse.PrefetchNonTemporal(next);
+        if ((rows & 2) != 0) Sse.PrefetchNonTemporal(next + ldw);
+        if ((rows & 4) != 0) Sse.PrefetchNonTemporal(next + 2 * ldw);
+        if ((rows & 8) != 0) Sse.PrefetchNonTemporal(next + 3 * ldw);
     }
 
     /// <summary>The scalar leftover of a dot product, after the vector part up to k: always added the same way.</summary>
