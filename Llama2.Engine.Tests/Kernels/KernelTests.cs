@@ -129,6 +129,46 @@ public sealed class KernelTests
         }
     }
 
+    /// <summary>
+    /// One attention head gives bit for bit its unfused steps: each score the same dot product as a matrix × vector of
+    /// that key row, scaled, softmax, then each output element the positions' values summed in order by fused
+    /// multiply-adds. Head sizes around the vector widths, and cache lengths around the kernels' row groups.
+    /// </summary>
+    [Fact]
+    public unsafe void Attention_head_equals_its_unfused_steps_bitwise()
+    {
+        var random = new Random(11);
+        foreach (int headSize in new[] { 8, 20, 48, 64, 96, 128 })
+            foreach (int len in new[] { 1, 3, 4, 5, 15, 16, 17, 33, 100 })
+            {
+                int stride = headSize * 3; // the cache's kv_dim: three kv heads, this one in the middle
+                var q = RandomArray(random, headSize);
+                var cache = RandomArray(random, len * stride * 2);
+                var output = new float[headSize];
+                var att = new float[len];
+                fixed (float* pq = q, pc = cache, po = output, pa = att)
+                    Attention.Head(pq, pc + headSize, pc + len * stride + headSize, stride, len, headSize, pa, po);
+
+                var scores = new float[len];
+                for (int t = 0; t < len; t++)
+                {
+                    var key = cache.AsSpan(t * stride + headSize, headSize);
+                    MatMul.Gemm(Simd.Width, scores.AsSpan(t, 1), q, key, headSize, 1, 1);
+                    scores[t] *= 1f / MathF.Sqrt(headSize);
+                }
+                Ops.Softmax(scores);
+                var expected = new float[headSize];
+                for (int i = 0; i < headSize; i++)
+                {
+                    float o = 0f;
+                    for (int t = 0; t < len; t++) o = MathF.FusedMultiplyAdd(cache[len * stride + t * stride + headSize + i], scores[t], o);
+                    expected[i] = o;
+                }
+                Bitwise.AssertEqual(scores, att, $"scores, head size {headSize}, {len} positions");
+                Bitwise.AssertEqual(expected, output, $"output, head size {headSize}, {len} positions");
+            }
+    }
+
     public static TheoryData<int, int, int, int, int, int> Models => new()
     {
         // dim, hidden, layers, heads, kv heads, prompt length

@@ -80,9 +80,10 @@ public static unsafe class Attention
         for (t = 0; t < len; t++) scores[t] *= scale;
         Ops.Softmax(scores);
 
-        // Weighted sum of the values, four vectors of the head at a time.
+        // Weighted sum of the values: up to four vectors of the head in one pass over the positions, each element
+        // summed over the positions in order.
         int w = TOps.Width, j = 0;
-        for (; j <= headSize - 4 * w; j += 4 * w)
+        for (int vectors; (vectors = Math.Min(4, (headSize - j) / w)) > 0; j += vectors * w)
         {
             TVec o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
             float* v = values + j;
@@ -90,21 +91,14 @@ public static unsafe class Attention
             {
                 TVec a = TOps.Broadcast(att[t]);
                 o0 = TOps.Fma(TOps.Load(v), a, o0);
-                o1 = TOps.Fma(TOps.Load(v + w), a, o1);
-                o2 = TOps.Fma(TOps.Load(v + 2 * w), a, o2);
-                o3 = TOps.Fma(TOps.Load(v + 3 * w), a, o3);
+                if (vectors > 1) o1 = TOps.Fma(TOps.Load(v + w), a, o1);
+                if (vectors > 2) o2 = TOps.Fma(TOps.Load(v + 2 * w), a, o2);
+                if (vectors > 3) o3 = TOps.Fma(TOps.Load(v + 3 * w), a, o3);
             }
             TOps.Store(output + j, o0);
-            TOps.Store(output + j + w, o1);
-            TOps.Store(output + j + 2 * w, o2);
-            TOps.Store(output + j + 3 * w, o3);
-        }
-        for (; j <= headSize - w; j += w)
-        {
-            TVec o = TOps.Zero;
-            float* v = values + j;
-            for (t = 0; t < len; t++, v += stride) o = TOps.Fma(TOps.Load(v), TOps.Broadcast(att[t]), o);
-            TOps.Store(output + j, o);
+            if (vectors > 1) TOps.Store(output + j + w, o1);
+            if (vectors > 2) TOps.Store(output + j + 2 * w, o2);
+            if (vectors > 3) TOps.Store(output + j + 3 * w, o3);
         }
         for (; j < headSize; j++)
         {
