@@ -93,6 +93,38 @@ public sealed class KernelTests
     }
 
     /// <summary>
+    /// One token's matmuls large enough to be split across the threads, with chunks that start in one of q, k and v
+    /// and end in the next: decoding's row-by-row path gives the bits of the batched tiles (a batch of two tokens).
+    /// </summary>
+    [Fact]
+    public void One_token_split_across_the_threads_gives_the_bits_of_a_batch()
+    {
+        const int n = 256, dq = 300, dk = 100, dv = 100, hidden = 700;
+        var random = new Random(21);
+        var x = RandomArray(random, 2 * n);
+        float[] wq = RandomArray(random, n * dq), wk = RandomArray(random, n * dk), wv = RandomArray(random, n * dv);
+        float[] w1 = RandomArray(random, n * hidden), w3 = RandomArray(random, n * hidden);
+        var residual = RandomArray(random, 2 * dq);
+
+        float[] q1 = new float[dq], k1 = new float[dk], v1 = new float[dv], q2 = new float[2 * dq], k2 = new float[2 * dk], v2 = new float[2 * dv];
+        MatMul.Gemm3(x.AsSpan(0, n), n, 1, wq, q1, dq, wk, k1, dk, wv, v1, dv);
+        MatMul.Gemm3(x, n, 2, wq, q2, dq, wk, k2, dk, wv, v2, dv);
+        Bitwise.AssertEqual(q2.AsSpan(0, dq), q1, "q");
+        Bitwise.AssertEqual(k2.AsSpan(0, dk), k1, "k");
+        Bitwise.AssertEqual(v2.AsSpan(0, dv), v1, "v");
+
+        float[] h1 = new float[hidden], h2 = new float[2 * hidden];
+        MatMul.SwiGlu(h1, x.AsSpan(0, n), w1, w3, n, hidden, 1);
+        MatMul.SwiGlu(h2, x, w1, w3, n, hidden, 2);
+        Bitwise.AssertEqual(h2.AsSpan(0, hidden), h1, "swiglu");
+
+        float[] added1 = residual[..dq], added2 = residual.ToArray();
+        MatMul.GemmAdd(added1, x.AsSpan(0, n), wq, n, dq, 1);
+        MatMul.GemmAdd(added2, x, wq, n, dq, 2);
+        Bitwise.AssertEqual(added2.AsSpan(0, dq), added1, "x += w · x");
+    }
+
+    /// <summary>
     /// Weights that start part-way into a cache line (llama2.c's legacy checkpoints put every row 7 floats in) go
     /// through the AVX-512 kernels that load whole lines and shift the rows into place: they must give bit for bit
     /// what the same weights give on a line boundary, for every offset and every tile (1, 4, 5 and 8 tokens).

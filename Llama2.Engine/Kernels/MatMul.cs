@@ -12,7 +12,7 @@ namespace Llama2.Engine.Kernels;
 /// Determinism: every output is the same dot product, computed the same way whatever the batch: one vector
 /// accumulator over the k-chunks in order (fused multiply-add), its lanes summed by a fixed tree, then the leftover
 /// k (n not a multiple of the width) added one by one with scalar fused multiply-adds. The register-blocked tiles
-/// (4 rows × 6 tokens, 4 × 4, 4 × 1) and decoding's row-at-a-time stream only change which outputs are computed
+/// (4 rows × 6 tokens, 4 × 4, 4 × 1) and decoding's row-at-a-time loop only change which outputs are computed
 /// side by side, never the order within one, so a batch of tokens gives bit for bit what the tokens give one at a time.
 /// </para>
 /// </summary>
@@ -118,12 +118,63 @@ public static unsafe class MatMul
 
         public void Run(int start, int end)
         {
+            if (tokens == 1)
+            {
+                Decode(start, end);
+                return;
+            }
             for (int b = start; b < end; b++)
             {
                 if (b < p0.Blocks) Block(p0, b);
                 else if (b < p0.Blocks + p1.Blocks) Block(p1, b - p0.Blocks);
                 else Block(p2, b - p0.Blocks - p1.Blocks);
             }
+        }
+
+        /// <summary>
+        /// Decoding (one token): the chunk's rows of each projection one after another, each a single dot product, so
+        /// that a thread reads its share of a matrix front to back as one stream, with nothing between two rows but
+        /// the store. SwiGLU reads its W1 rows, then its W3 rows, rather than the two side by side.
+        /// </summary>
+        void Decode(int start, int end)
+        {
+            switch (width)
+            {
+                case 16: Decode<Vector512<float>, Ops512>(start, end); break;
+                case 8: Decode<Vector256<float>, Ops256>(start, end); break;
+                case 4: Decode<Vector128<float>, Ops128>(start, end); break;
+                default: Decode<float, OpsScalar>(start, end); break;
+            }
+        }
+
+        void Decode<TVec, TOps>(int start, int end) where TVec : struct where TOps : struct, IVectorOps<TVec>
+        {
+            int first = 0;
+            for (int i = 0; i < 3 && start < end; i++)
+            {
+                var p = i == 0 ? p0 : i == 1 ? p1 : p2;
+                int blocks = Math.Min(end, first + p.Blocks) - start;
+                if (blocks > 0)
+                {
+                    DecodeRows<TVec, TOps>(p, (start - first) * RowBlock, Math.Min((start - first + blocks) * RowBlock, p.Rows));
+                    start += blocks;
+                }
+                first += p.Blocks;
+            }
+        }
+
+        void DecodeRows<TVec, TOps>(in Projection p, int from, int to) where TVec : struct where TOps : struct, IVectorOps<TVec>
+        {
+            float* o = p.Out;
+            if (mode == Epilogue.SwiGlu)
+            {
+                for (int r = from; r < to; r++) o[r] = Dot<TVec, TOps>(p.W + (long)r * n, x, n);
+                for (int r = from; r < to; r++) o[r] = Ops.Silu(o[r]) * Dot<TVec, TOps>(p.W3 + (long)r * n, x, n);
+            }
+            else if (mode == Epilogue.Add)
+                for (int r = from; r < to; r++) o[r] += Dot<TVec, TOps>(p.W + (long)r * n, x, n);
+            else
+                for (int r = from; r < to; r++) o[r] = Dot<TVec, TOps>(p.W + (long)r * n, x, n);
         }
 
         void Block(in Projection p, int block)
@@ -225,13 +276,7 @@ public static unsafe class MatMul
         where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         bool shifted = typeof(TVec) == typeof(Vector512<float>) && LinesAreShifted(w, n);
-        if (tokens == 1 && TOps.Width >= 8)
-        {
-            // Decoding: the rows one after another, one sequential stream (see Dot).
-            for (int r = 0; r < rows; r++)
-                res[r] = shifted ? DotStreamShifted(w + (long)r * n, x, n) : Dot<TVec, TOps>(w + (long)r * n, x, n, stream: true);
-        }
-        else if (rows == 4 && tokens == 6)
+        if (rows == 4 && tokens == 6)
             Dot4x6<TVec, TOps>(w, x, n, res, PrefetchRows(masks, call));
         else if (rows == 4)
         {
@@ -307,45 +352,24 @@ public static unsafe class MatMul
                 res[t * RowBlock + r] = Tail(res[t * RowBlock + r], w + (long)r * n, x + (long)t * n, k, n);
     }
 
-    // How far ahead of a decoding row the weights are prefetched (1–8 KiB measured the same; none was 5–10 % slower).
-    const int StreamPrefetchBytes = 4096;
-
     /// <summary>
-    /// One dot product of length n. With <paramref name="stream"/>, decoding's kernel, where each weight is read once
-    /// and the memory sets the pace: a non-temporal prefetch runs <see cref="StreamPrefetchBytes"/> ahead of the row,
-    /// and a block's rows go one after another, so each thread reads its weights as one sequential stream. Reading
-    /// four rows side by side (four streams, each chunk of x loaded once for all four) decoded 42M 25–35 % and 110M
-    /// ~20 % slower (A/B in one process). The single accumulator gives the bits every other kernel gives; at 8 or 16
-    /// lanes its chain of fused multiply-adds is still faster than memory.
+    /// One dot product of length n: a single vector accumulator over the k-chunks in order, its lanes summed, then the
+    /// scalar leftover. Decoding runs it row after row (see <see cref="GemmJob"/>'s Decode), like run.c's matmul: no
+    /// software prefetch and plain loads, even where rows straddle cache lines. In one process on the same mapped
+    /// checkpoint, alternating with run.c's own forward pass (2026-12-02, afternoon), the earlier decode kernel (a
+    /// non-temporal prefetch 4 KiB ahead, rows shifted into place from whole lines, one call per row, W1 and W3 rows
+    /// interleaved) decoded at ×0.80 (110M), ×0.875 (42M) and ×0.91 (15M) of run.c's speed, this loop at ×1.07, ×1.14
+    /// and ×0.98. The hardware prefetcher follows one sequential stream per thread; software prefetching helped on some
+    /// days and hurt on others.
     /// </summary>
-    internal static float Dot<TVec, TOps>(float* w, float* x, int n, bool stream = false)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Dot<TVec, TOps>(float* w, float* x, int n)
         where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         TVec a = TOps.Zero;
         int k = 0;
-        for (; k <= n - TOps.Width; k += TOps.Width)
-        {
-            if (stream && Sse.IsSupported && (k & 15) == 0) Sse.PrefetchNonTemporal((byte*)(w + k) + StreamPrefetchBytes);
-            a = TOps.Fma(TOps.Load(w + k), TOps.Load(x + k), a);
-        }
+        for (; k <= n - TOps.Width; k += TOps.Width) a = TOps.Fma(TOps.Load(w + k), TOps.Load(x + k), a);
         return Tail(TOps.Sum(a), w, x, k, n);
-    }
-
-    /// <summary>Decoding's <see cref="Dot"/> for a row that starts inside a cache line (<see cref="LinesAreShifted"/>),
-    /// read as aligned lines as in <see cref="Dot4x4Shifted"/>.</summary>
-    static float DotStreamShifted(float* w, float* x, int n)
-    {
-        var shift = ShiftIndices(w);
-        float* line = (float*)((nint)w & ~(nint)63);
-        Vector512<float> p = Vector512.LoadAligned(line), a = default;
-        for (int k = 0; k < n; k += 16)
-        {
-            Sse.PrefetchNonTemporal((byte*)(line + k) + StreamPrefetchBytes);
-            var q = Vector512.LoadAligned(line + k + 16);
-            a = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar16x32x2(p, shift, q), Vector512.Load(x + k), a);
-            p = q;
-        }
-        return Ops512.Sum(a);
     }
 
     /// <summary>
