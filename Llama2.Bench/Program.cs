@@ -9,7 +9,7 @@ using Llama2.Engine.Model;
 
 // Llama2.Bench: decode and prefill speed on seeded random-weight checkpoints of the TinyStories shapes.
 //   dotnet run -c Release --project Llama2.Bench -- [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128]
-//                                                    [--threads N] [--runs 5] [--dir PATH]
+//                                                    [--threads N] [--runs 5] [--dir PATH] [--runc PATH]
 //   dotnet run -c Release --project Llama2.Bench -- micro [BenchmarkDotNet options]   (kernel micro-benchmarks)
 //   dotnet run -c Release --project Llama2.Bench -- loadtest [--url http://127.0.0.1:8080] [--clients 8] ... [--help]
 //                                                    (N streaming clients against a running Llama2.Server)
@@ -36,6 +36,7 @@ foreach (var shape in options.Shapes)
 
 Console.WriteLine();
 string[] header = ["shape", "decode tok/s (median, min–max)", "prefill tok/s (median, min–max)", "checkpoint read GB/s", "decode / read", "FMA peak GFLOP/s", "prefill / peak", "peak RSS", "file + KV cache", "GC bytes / token"];
+if (options.RunC is not null) header = [.. header, "run.c decode tok/s", "decode / run.c"];
 PrintTable(header, rows);
 Console.WriteLine($"load average after: {LoadAverage()} (other processes on the machine skew the numbers: rerun when it is idle)");
 return 0;
@@ -73,6 +74,8 @@ static string[] Measure(string shape, string path, BenchOptions o)
     var prefill = new List<double>();
     var bandwidth = new List<double>();
     var peak = new List<double>();
+    var runC = new List<double>();
+    var versusRunC = new List<double>();
     long allocated = 0;
     var clock = new Stopwatch();
     for (int run = 0; run < o.Runs; run++)
@@ -84,6 +87,12 @@ static string[] Measure(string shape, string path, BenchOptions o)
         long runAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
         allocated += runAllocated;
         decode.Add(tokens / seconds);
+        if (o.RunC?.Decode(path, tokens, Workers.ThreadCount) is { } reference)
+        {
+            runC.Add(reference);
+            versusRunC.Add(decode[^1] / reference);
+            Console.Error.WriteLine($"  run {run + 1}: run.c decode {reference:F1} tok/s");
+        }
 
         clock.Restart();
         transformer.Prefill(prompt, 0, state);
@@ -109,6 +118,10 @@ static string[] Measure(string shape, string path, BenchOptions o)
         Mib(rss),
         Mib(checkpoint.FileBytes + state.KvCacheBytes),
         ((double)allocated / (o.Runs * (long)tokens)).ToString("F1", CultureInfo.InvariantCulture),
+        .. o.RunC is null ? Array.Empty<string>() :
+            runC.Count == 0 ? ["n/a", "n/a"] :
+            // Each of our runs against the run.c run right after it.
+            [Summary(runC), string.Create(CultureInfo.InvariantCulture, $"×{Median(versusRunC):F2}")],
     ];
 }
 

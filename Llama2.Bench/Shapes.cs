@@ -3,13 +3,14 @@ using Llama2.Engine.Model;
 
 namespace Llama2.Bench;
 
-sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt, int? Threads, int Runs, string Directory)
+sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt, int? Threads, int Runs, string Directory, RunCReference? RunC)
 {
     public static BenchOptions? Parse(string[] args)
     {
         var shapes = new List<string> { "15M", "42M", "110M" };
         int tokens = 256, prompt = 128, runs = 5;
         int? threads = null;
+        string? runC = null, runCTokenizer = null;
         string directory = Path.Combine(Path.GetTempPath(), "llama2-bench");
         for (int i = 0; i < args.Length; i++)
         {
@@ -23,16 +24,20 @@ sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt,
                 case "--threads": threads = Int(); break;
                 case "--runs": runs = Int(); break;
                 case "--dir": directory = Value(); break;
+                case "--runc": runC = Value(); break;
+                case "--runc-tokenizer": runCTokenizer = Value(); break;
                 default:
                     Console.Error.WriteLine($"unknown option {args[i]}");
-                    Console.Error.WriteLine("usage: Llama2.Bench [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128] [--threads N] [--runs 5] [--dir PATH] | micro [BenchmarkDotNet options]");
+                    Console.Error.WriteLine("usage: Llama2.Bench [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128] [--threads N] [--runs 5] [--dir PATH] [--runc PATH [--runc-tokenizer PATH]] | micro [BenchmarkDotNet options]");
                     return null;
             }
         }
         foreach (var s in shapes)
             if (!Bench.Shapes.All.ContainsKey(s)) { Console.Error.WriteLine($"unknown shape {s}; known: {string.Join(", ", Bench.Shapes.All.Keys)}"); return null; }
         if (tokens < 1 || prompt < 2 || runs < 1) { Console.Error.WriteLine("--tokens ≥ 1, --prompt ≥ 2, --runs ≥ 1"); return null; }
-        return new BenchOptions(shapes, tokens, prompt, threads, runs, directory);
+        var reference = runC is null ? null : new RunCReference(runC, runCTokenizer);
+        if (reference?.Problem is { } problem) { Console.Error.WriteLine(problem); return null; }
+        return new BenchOptions(shapes, tokens, prompt, threads, runs, directory, reference);
     }
 }
 
