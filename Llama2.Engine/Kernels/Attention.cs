@@ -74,7 +74,7 @@ public static unsafe class Attention
         // Scores: the same dot-product kernel as the matmuls, four cache rows at a time.
         float scale = 1f / MathF.Sqrt(headSize);
         int t = 0;
-        for (; t <= len - 4; t += 4) MatMul.Dot4x1<TVec, TOps>(keys + t * stride, stride, q, headSize, att + t, 1);
+        for (; t <= len - 4; t += 4) MatMul.Dot4x1<TVec, TOps>(keys + t * stride, stride, q, headSize, att + t);
         for (; t < len; t++) att[t] = MatMul.Dot<TVec, TOps>(keys + t * stride, q, headSize);
         var scores = new Span<float>(att, len);
         for (t = 0; t < len; t++) scores[t] *= scale;

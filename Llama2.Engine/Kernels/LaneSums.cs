@@ -31,10 +31,8 @@ internal static unsafe class LaneSums
                  V(a2), V(a6), V(a10), V(a14), V(a3), V(a7), V(a11), V(a15)).Store(res);
             return;
         }
-        res[0] = TOps.Sum(a0); res[1] = TOps.Sum(a1); res[2] = TOps.Sum(a2); res[3] = TOps.Sum(a3);
-        res[4] = TOps.Sum(a4); res[5] = TOps.Sum(a5); res[6] = TOps.Sum(a6); res[7] = TOps.Sum(a7);
-        res[8] = TOps.Sum(a8); res[9] = TOps.Sum(a9); res[10] = TOps.Sum(a10); res[11] = TOps.Sum(a11);
-        res[12] = TOps.Sum(a12); res[13] = TOps.Sum(a13); res[14] = TOps.Sum(a14); res[15] = TOps.Sum(a15);
+        Store8<TVec, TOps>(res, a0, a1, a2, a3, a4, a5, a6, a7);
+        Store8<TVec, TOps>(res + 8, a8, a9, a10, a11, a12, a13, a14, a15);
     }
 
     /// <summary>res[0..8) = the lane sums of a0 … a7.</summary>

@@ -292,9 +292,9 @@ public static unsafe class MatMul
             for (; t < tokens; t++)
             {
                 if (shifted)
-                    Dot4x1Shifted(w, x + (long)t * n, n, res + t * RowBlock, 1, PrefetchRows(masks, call++));
+                    Dot4x1Shifted(w, x + (long)t * n, n, res + t * RowBlock, PrefetchRows(masks, call++));
                 else
-                    Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t * RowBlock, 1, PrefetchRows(masks, call++));
+                    Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t * RowBlock, PrefetchRows(masks, call++));
             }
         }
         else
@@ -373,11 +373,10 @@ public static unsafe class MatMul
     }
 
     /// <summary>
-    /// Four rows (ldw apart) against one vector: res[0], res[stride], res[2·stride], res[3·stride]. A batch's leftover
-    /// tokens and attention's scores: each chunk of x is loaded once for four rows, and four independent accumulators
-    /// keep the FMA units busy.
+    /// Four rows (ldw apart) against one vector: res[0..4). A batch's leftover tokens and attention's scores: each chunk
+    /// of x is loaded once for four rows, and four independent accumulators keep the FMA units busy.
     /// </summary>
-    internal static void Dot4x1<TVec, TOps>(float* w, long ldw, float* x, int n, float* res, int stride, int prefetch = 0b1111)
+    internal static void Dot4x1<TVec, TOps>(float* w, long ldw, float* x, int n, float* res, int prefetch = 0b1111)
         where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         float* w0 = w, w1 = w + ldw, w2 = w + 2 * ldw, w3 = w + 3 * ldw;
@@ -393,9 +392,9 @@ public static unsafe class MatMul
             a3 = TOps.Fma(TOps.Load(w3 + k), xv, a3);
         }
         res[0] = Tail(TOps.Sum(a0), w0, x, k, n);
-        res[stride] = Tail(TOps.Sum(a1), w1, x, k, n);
-        res[2 * stride] = Tail(TOps.Sum(a2), w2, x, k, n);
-        res[3 * stride] = Tail(TOps.Sum(a3), w3, x, k, n);
+        res[1] = Tail(TOps.Sum(a1), w1, x, k, n);
+        res[2] = Tail(TOps.Sum(a2), w2, x, k, n);
+        res[3] = Tail(TOps.Sum(a3), w3, x, k, n);
     }
 
     /// <summary>
@@ -525,7 +524,7 @@ public static unsafe class MatMul
     }
 
     /// <summary><see cref="Dot4x1"/> (rows n apart) for rows that start inside a cache line, as <see cref="Dot4x4Shifted"/>.</summary>
-    static void Dot4x1Shifted(float* w, float* x, int n, float* res, int stride, int prefetch)
+    static void Dot4x1Shifted(float* w, float* x, int n, float* res, int prefetch)
     {
         var shift = ShiftIndices(w);
         float* l0 = (float*)((nint)w & ~(nint)63), l1 = l0 + n, l2 = l0 + 2 * n, l3 = l0 + 3 * n;
@@ -544,8 +543,8 @@ public static unsafe class MatMul
             p0 = q0; p1 = q1; p2 = q2; p3 = q3;
         }
         res[0] = Ops512.Sum(a0);
-        res[stride] = Ops512.Sum(a1);
-        res[2 * stride] = Ops512.Sum(a2);
-        res[3 * stride] = Ops512.Sum(a3);
+        res[1] = Ops512.Sum(a1);
+        res[2] = Ops512.Sum(a2);
+        res[3] = Ops512.Sum(a3);
     }
 }
