@@ -45,8 +45,13 @@ public static unsafe class Workers
     static int _pending;
     static int _generation;
 
-    /// <summary>Runs <paramref name="job"/> over rows [0, rows), split across the threads when it pays.</summary>
-    public static void For<TJob>(int rows, ref TJob job) where TJob : struct, IRowJob
+    /// <summary>
+    /// Runs <paramref name="job"/> over rows [0, rows), split across the threads when it pays: into a few chunks per
+    /// thread, taken in turn, or with <paramref name="oneSharePerThread"/> into one contiguous share per thread, for
+    /// a job that streams its rows from memory (a thread then reads one sequential stream, which the hardware
+    /// prefetcher follows, rather than a few pieces it must pick up anew).
+    /// </summary>
+    public static void For<TJob>(int rows, ref TJob job, bool oneSharePerThread = false) where TJob : struct, IRowJob
     {
         int threads = _threadCount;
         long chunksByWork = Math.Max(1, rows * job.CostPerRow / MinWorkPerChunk);
@@ -58,7 +63,7 @@ public static unsafe class Workers
         try
         {
             int participants = (int)Math.Min(threads, chunksByWork);
-            int chunks = (int)Math.Min(Math.Min(chunksByWork, (long)participants * ChunksPerThread), rows);
+            int chunks = (int)Math.Min(Math.Min(chunksByWork, (long)participants * (oneSharePerThread ? 1 : ChunksPerThread)), rows);
             EnsureWorkers(participants - 1);
             Slot<TJob>.Job = job;
             _run = &Slot<TJob>.RunChunk;
