@@ -82,15 +82,15 @@ public sealed unsafe class RunState
 internal sealed class Activations(ModelConfig c, int capacity)
 {
     /// <summary>The residual stream (tokens × dim).</summary>
-    public float[] X { get; } = new float[capacity * c.Dim];
+    public AlignedFloats X { get; } = new(capacity * c.Dim);
     /// <summary>Normalized input of a block, then attention's output (tokens × dim).</summary>
-    public float[] Xb { get; } = new float[capacity * c.Dim];
-    public float[] Q { get; } = new float[capacity * c.Dim];
+    public AlignedFloats Xb { get; } = new(capacity * c.Dim);
+    public AlignedFloats Q { get; } = new(capacity * c.Dim);
     /// <summary>This pass's keys and values (tokens × kv_dim), before they go into each sequence's cache.</summary>
-    public float[] K { get; } = new float[capacity * c.KvDim];
-    public float[] V { get; } = new float[capacity * c.KvDim];
+    public AlignedFloats K { get; } = new(capacity * c.KvDim);
+    public AlignedFloats V { get; } = new(capacity * c.KvDim);
     /// <summary>Feed-forward hidden activations (tokens × hidden_dim).</summary>
-    public float[] Hb { get; } = new float[capacity * c.HiddenDim];
+    public AlignedFloats Hb { get; } = new(capacity * c.HiddenDim);
     /// <summary>Attention scores (tokens × heads × seq_len).</summary>
     public float[] Att { get; } = new float[checked(capacity * c.NHeads * c.SeqLen)];
     /// <summary>Where each token's attention reads its sequence's cache (one layer at a time).</summary>
