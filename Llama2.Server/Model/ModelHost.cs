@@ -65,6 +65,7 @@ public sealed class ModelHost(
                 QueueCapacity = _options.MaxQueueLength,
                 TokenBufferSize = _options.TokenBufferSize,
                 PrefillChunkTokens = _options.PrefillChunkTokens,
+                IdleBatchWindowMilliseconds = _options.IdleBatchWindowMilliseconds,
                 ContextTokensPerSlot = _options.ContextTokensPerSlot,
             });
             var config = model.Config;
