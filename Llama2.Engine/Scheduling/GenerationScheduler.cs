@@ -126,9 +126,7 @@ public sealed class GenerationScheduler : IAsyncDisposable
                 // A fresh wake signal before looking at the state: a wake-up that comes after this point is not lost.
                 Volatile.Write(ref _wake, NewWake());
                 RetireCancelled();
-                bool idle = _active.Count == 0;
                 Admit();
-                if (idle && _active.Count > 0) GatherArrivals();
                 if (!StepActiveSequences()) WaitForWork();
             }
         }
@@ -167,28 +165,6 @@ public sealed class GenerationScheduler : IAsyncDisposable
             {
                 Finish(generation, e);
             }
-        }
-    }
-
-    /// <summary>
-    /// Called when the first request arrives at an idle engine: admits the requests that arrive within
-    /// <see cref="SchedulerOptions.IdleBatchWindowMilliseconds"/> of it (or until the slots are full), so that requests
-    /// sent together (a client fanning out several requests, or several clients starting at once; their arrivals
-    /// spread over a few milliseconds) share one prefill. Otherwise the first would start alone, and the rest would
-    /// join a step later with their prompts in chunks behind it (8 clients starting together on 110M: TTFT p99
-    /// 120–147 ms without the window, 45–82 ms in most rounds with it).
-    /// </summary>
-    void GatherArrivals()
-    {
-        long deadline = Stopwatch.GetTimestamp() + (long)(_options.IdleBatchWindowMilliseconds * Stopwatch.Frequency / 1000);
-        while (_active.Count < _slots.Length && !_stopping.IsCancellationRequested)
-        {
-            long remaining = deadline - Stopwatch.GetTimestamp();
-            if (remaining <= 0) return;
-            if (_queueReadable is null || _queueReadable.IsCompleted) _queueReadable = _queue.Reader.WaitToReadAsync().AsTask();
-            if (!_queueReadable.Wait(TimeSpan.FromTicks(remaining * TimeSpan.TicksPerSecond / Stopwatch.Frequency))) return;
-            if (!_queueReadable.Result) return; // the queue is closed: the loop is stopping
-            Admit();
         }
     }
 

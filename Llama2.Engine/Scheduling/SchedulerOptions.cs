@@ -23,12 +23,6 @@ public sealed record SchedulerOptions
     public int PrefillChunkTokens { get; init; } = 16;
 
     /// <summary>
-    /// When nothing is running, how long the first request to arrive waits for others sent at the same moment, so that
-    /// they start together in one prefill (the window ends early when the slots are full). 0 starts it at once.
-    /// </summary>
-    public double IdleBatchWindowMilliseconds { get; init; } = 2;
-
-    /// <summary>
     /// Positions each slot's KV cache holds (a request's prompt and generated tokens together): the memory of a slot is
     /// 2 × layers × this × kv_dim × 4 bytes. 0, or more than the model's seq_len, means the model's seq_len.
     /// </summary>
@@ -42,8 +36,6 @@ public sealed record SchedulerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(TokenBufferSize, 1, nameof(TokenBufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(PrefillChunkTokens, 1, nameof(PrefillChunkTokens));
         ArgumentOutOfRangeException.ThrowIfLessThan(ContextTokensPerSlot, 0, nameof(ContextTokensPerSlot));
-        if (!(IdleBatchWindowMilliseconds is >= 0 and <= 1000))
-            throw new ArgumentOutOfRangeException(nameof(IdleBatchWindowMilliseconds), IdleBatchWindowMilliseconds, "must be between 0 and 1000");
         ArgumentOutOfRangeException.ThrowIfGreaterThan(PrefillChunkTokens, 4096, nameof(PrefillChunkTokens));
     }
 }

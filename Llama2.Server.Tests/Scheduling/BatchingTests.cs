@@ -85,27 +85,6 @@ public sealed class BatchingTests : IDisposable
     }
 
     [Fact]
-    public async Task Requests_arriving_at_an_idle_engine_within_the_window_start_in_one_prefill()
-    {
-        await using var scheduler = new GenerationScheduler(_model,
-            new SchedulerOptions { MaxConcurrentSequences = 2, IdleBatchWindowMilliseconds = 1000 });
-        var steps = new ConcurrentQueue<SchedulerStep>();
-        scheduler.Stepped += steps.Enqueue;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var first = Submit(scheduler, Sampled("Once upon a time", 5, 1));
-        await Task.Delay(50, TestToken); // the second request comes 50 ms later: well after a step would have started
-        var second = Submit(scheduler, Sampled("The cat sat", 5, 2));
-
-        Assert.Equal(Alone(Sampled("Once upon a time", 5, 1)), await ReadIds(first));
-        Assert.Equal(Alone(Sampled("The cat sat", 5, 2)), await ReadIds(second));
-        Assert.True(steps.TryPeek(out var firstStep));
-        Assert.Equal(2, firstStep.Sequences); // the first waited for the second, and both prompts went in together
-        Assert.Equal(0, firstStep.DecodeTokens);
-        // The slots were full when the second came: the window closed then, not after its full second.
-        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(900), $"took {clock.Elapsed.TotalMilliseconds:F0} ms");
-    }
-
-    [Fact]
     public async Task A_disconnect_mid_batch_frees_the_slot_and_leaves_the_others_unchanged()
     {
         await using var scheduler = new GenerationScheduler(_model,

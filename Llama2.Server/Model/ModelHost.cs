@@ -65,7 +65,6 @@ public sealed class ModelHost(
                 QueueCapacity = _options.MaxQueueLength,
                 TokenBufferSize = _options.TokenBufferSize,
                 PrefillChunkTokens = _options.PrefillChunkTokens,
-                IdleBatchWindowMilliseconds = _options.IdleBatchWindowMilliseconds,
                 ContextTokensPerSlot = _options.ContextTokensPerSlot,
             });
             var config = model.Config;

@@ -38,13 +38,6 @@ public sealed class ModelOptions
     public int PrefillChunkTokens { get; set; } = 16;
 
     /// <summary>
-    /// When nothing is running, how long the first request waits for others sent at the same moment, so that they
-    /// start together in one prefill; 0 starts it at once.
-    /// </summary>
-    [Range(0.0, 1000.0)]
-    public double IdleBatchWindowMilliseconds { get; set; } = 2;
-
-    /// <summary>
     /// Positions each sequence slot's KV cache holds (prompt + generated tokens): bounds the memory of a slot. 0, or
     /// more than the model's seq_len, means the model's seq_len.
     /// </summary>
