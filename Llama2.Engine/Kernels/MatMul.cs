@@ -24,6 +24,12 @@ public static unsafe class MatMul
     // them (Workers.For's oneSharePerThread): in-process A/B against a few chunks per thread, one token ×1.055 (15M),
     // ×1.042 (42M), ×1.00 (110M); a step of 8 sequences ×1.01–1.02 (42M, 110M).
     const int StreamingTokens = 8;
+    // A prompt's matmul runs in panels of up to 16 blocks (64 weight rows): each tile of 6 tokens goes over the whole
+    // panel before the next tile, so the tile's activations stay in L1 and the panel's rows are read from L2, rather
+    // than the activations of every token streaming from L2 again for each block. A panel holds at most PanelBytes of
+    // weights (L2 is 1 MiB per core here, 256 KiB–2 MiB elsewhere). 128-token prefill, in-process A/B against one
+    // block at a time (alternating, 12 rounds): ×1.09 (110M, faster in all 12), ×1.06 (42M), ×1.015 (15M).
+    const int MaxPanelBlocks = 16, PanelBytes = 512 * 1024;
 
     /// <summary>xout (d) = W (d × n) · x (n).</summary>
     public static void MatVec(Span<float> xout, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int d) =>
@@ -127,11 +133,17 @@ public static unsafe class MatMul
                 Decode(start, end);
                 return;
             }
-            for (int b = start; b < end; b++)
+            // Small batches go one block at a time: their few kernel calls per block share out its prefetch.
+            int panel = tokens <= StreamingTokens ? 1
+                : Math.Clamp(PanelBytes / (RowBlock * n * sizeof(float) * (mode == Epilogue.SwiGlu ? 2 : 1)), 1, MaxPanelBlocks);
+            int first = 0;
+            for (int i = 0; i < 3 && start < end; i++)
             {
-                if (b < p0.Blocks) Block(p0, b);
-                else if (b < p0.Blocks + p1.Blocks) Block(p1, b - p0.Blocks);
-                else Block(p2, b - p0.Blocks - p1.Blocks);
+                var p = i == 0 ? p0 : i == 1 ? p1 : p2;
+                for (int b = start; b < Math.Min(end, first + p.Blocks); b += panel)
+                    Panel(p, b - first, Math.Min(panel, Math.Min(end, first + p.Blocks) - b));
+                start = Math.Max(start, first + p.Blocks);
+                first += p.Blocks;
             }
         }
 
@@ -181,50 +193,53 @@ public static unsafe class MatMul
                 for (int r = from; r < to; r++) o[r] = Dot<TVec, TOps>(p.W + (long)r * n, x, n);
         }
 
-        void Block(in Projection p, int block)
+        void Panel(in Projection p, int firstBlock, int blocks)
         {
             switch (width)
             {
-                case 16: Block<Vector512<float>, Ops512>(p, block); break;
-                case 8: Block<Vector256<float>, Ops256>(p, block); break;
-                case 4: Block<Vector128<float>, Ops128>(p, block); break;
-                default: Block<float, OpsScalar>(p, block); break;
+                case 16: Panel<Vector512<float>, Ops512>(p, firstBlock, blocks); break;
+                case 8: Panel<Vector256<float>, Ops256>(p, firstBlock, blocks); break;
+                case 4: Panel<Vector128<float>, Ops128>(p, firstBlock, blocks); break;
+                default: Panel<float, OpsScalar>(p, firstBlock, blocks); break;
             }
         }
 
-        void Block<TVec, TOps>(in Projection p, int block) where TVec : struct where TOps : struct, IVectorOps<TVec>
+        void Panel<TVec, TOps>(in Projection p, int firstBlock, int blocks) where TVec : struct where TOps : struct, IVectorOps<TVec>
         {
-            int row0 = block * RowBlock, rows = Math.Min(RowBlock, p.Rows - row0);
             float* res = stackalloc float[RowBlock * TokenBlock];
             float* res3 = stackalloc float[RowBlock * TokenBlock];
             for (int t0 = 0, tt, call = 0; t0 < tokens; t0 += tt, call += KernelCalls(tt))
             {
                 tt = TileTokens(tokens - t0);
                 float* xt = x + (long)t0 * n;
-                Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res, call, _prefetchMasks);
-                if (mode == Epilogue.SwiGlu) Tile<TVec, TOps>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3, call, _prefetchMasks);
-                for (int t = 0; t < tt; t++)
+                for (int block = firstBlock; block < firstBlock + blocks; block++)
                 {
-                    float* o = p.Out + (long)(t0 + t) * p.Rows + row0, rt = res + t * RowBlock, rt3 = res3 + t * RowBlock;
-                    if (rows == RowBlock && (mode != Epilogue.SwiGlu || Exp.IsVectorized))
+                    int row0 = block * RowBlock, rows = Math.Min(RowBlock, p.Rows - row0);
+                    Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res, call, _prefetchMasks);
+                    if (mode == Epilogue.SwiGlu) Tile<TVec, TOps>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3, call, _prefetchMasks);
+                    for (int t = 0; t < tt; t++)
                     {
-                        // A token's four rows at once (silu with glibc's expf vectorized: the same bits as one at a time).
-                        var v = Vector128.Load(rt);
-                        switch (mode)
+                        float* o = p.Out + (long)(t0 + t) * p.Rows + row0, rt = res + t * RowBlock, rt3 = res3 + t * RowBlock;
+                        if (rows == RowBlock && (mode != Epilogue.SwiGlu || Exp.IsVectorized))
                         {
-                            case Epilogue.Store: v.Store(o); break;
-                            case Epilogue.Add: (Vector128.Load(o) + v).Store(o); break;
-                            default: (Ops.Silu(v) * Vector128.Load(rt3)).Store(o); break;
+                            // A token's four rows at once (silu with glibc's expf vectorized: the same bits as one at a time).
+                            var v = Vector128.Load(rt);
+                            switch (mode)
+                            {
+                                case Epilogue.Store: v.Store(o); break;
+                                case Epilogue.Add: (Vector128.Load(o) + v).Store(o); break;
+                                default: (Ops.Silu(v) * Vector128.Load(rt3)).Store(o); break;
+                            }
+                            continue;
                         }
-                        continue;
-                    }
-                    for (int r = 0; r < rows; r++)
-                    {
-                        switch (mode)
+                        for (int r = 0; r < rows; r++)
                         {
-                            case Epilogue.Store: o[r] = rt[r]; break;
-                            case Epilogue.Add: o[r] += rt[r]; break;
-                            default: o[r] = Ops.Silu(rt[r]) * rt3[r]; break;
+                            switch (mode)
+                            {
+                                case Epilogue.Store: o[r] = rt[r]; break;
+                                case Epilogue.Add: o[r] += rt[r]; break;
+                                default: o[r] = Ops.Silu(rt[r]) * rt3[r]; break;
+                            }
                         }
                     }
                 }
