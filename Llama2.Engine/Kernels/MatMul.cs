@@ -28,7 +28,9 @@ public static unsafe class MatMul
     // panel before the next tile, so the tile's activations stay in L1 and the panel's rows are read from L2, rather
     // than the activations of every token streaming from L2 again for each block. A panel holds at most PanelBytes of
     // weights (L2 is 1 MiB per core here, 256 KiB–2 MiB elsewhere). 128-token prefill, in-process A/B against one
-    // block at a time (alternating, 12 rounds): ×1.09 (110M, faster in all 12), ×1.06 (42M), ×1.015 (15M).
+    // block at a time (alternating, 12 rounds): ×1.09 (110M, faster in all 12), ×1.06 (42M), ×1.015 (15M); a step of
+    // 8 sequences × 4–5 prompt tokens on 110M ×1.045–1.064. Only for batches whose blocks prefetch the next block
+    // whole into L2 (WholeBlockToL2): with 16 or 24 tokens, whose prefetch is non-temporal, panels ran ×0.76–0.81.
     const int MaxPanelBlocks = 16, PanelBytes = 512 * 1024;
 
     /// <summary>xout (d) = W (d × n) · x (n).</summary>
@@ -133,8 +135,9 @@ public static unsafe class MatMul
                 Decode(start, end);
                 return;
             }
-            // Small batches go one block at a time: their few kernel calls per block share out its prefetch.
-            int panel = tokens <= StreamingTokens ? 1
+            // Batches of a few tiles go one block at a time: their few kernel calls per block share out the next
+            // block's prefetch, non-temporally, so a panel's rows would not stay in L2 for its next tile.
+            int panel = _prefetchMasks != WholeBlockToL2 ? 1
                 : Math.Clamp(PanelBytes / (RowBlock * n * sizeof(float) * (mode == Epilogue.SwiGlu ? 2 : 1)), 1, MaxPanelBlocks);
             int first = 0;
             for (int i = 0; i < 3 && start < end; i++)
