@@ -18,9 +18,12 @@ public sealed record SchedulerOptions
     /// <summary>
     /// Prompt tokens fed per step while other sequences are decoding: a joining prompt then delays the running streams
     /// by about one step per chunk instead of by its whole prefill. When nothing is decoding, prompts go through in
-    /// batches of <see cref="Inference.RunState.PrefillBatch"/> or more.
+    /// batches of <see cref="Inference.RunState.PrefillBatch"/> or more. 32: a step of 8 decoding sequences and a
+    /// 32-token chunk takes about two decode steps on 110M (one step's delay), and 8 short prompts arriving together
+    /// start within two steps instead of four (8-stream TTFT p50 ~50 against ~75 ms with 16, and a lower inter-token
+    /// p99, since the running streams see fewer slow steps).
     /// </summary>
-    public int PrefillChunkTokens { get; init; } = 16;
+    public int PrefillChunkTokens { get; init; } = 32;
 
     /// <summary>
     /// Positions each slot's KV cache holds (a request's prompt and generated tokens together): the memory of a slot is

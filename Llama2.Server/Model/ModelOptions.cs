@@ -35,7 +35,7 @@ public sealed class ModelOptions
     /// delays the running streams by about one step per chunk, not by its whole prefill.
     /// </summary>
     [Range(1, 4096)]
-    public int PrefillChunkTokens { get; set; } = 16;
+    public int PrefillChunkTokens { get; set; } = 32;
 
     /// <summary>
     /// Positions each sequence slot's KV cache holds (prompt + generated tokens): bounds the memory of a slot. 0, or
