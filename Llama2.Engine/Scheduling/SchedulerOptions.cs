@@ -20,8 +20,8 @@ public sealed record SchedulerOptions
     /// by about one step per chunk instead of by its whole prefill. When nothing is decoding, prompts go through in
     /// batches of <see cref="Inference.RunState.PrefillBatch"/> or more. 32: a step of 8 decoding sequences and a
     /// 32-token chunk takes about two decode steps on 110M (one step's delay), and 8 short prompts arriving together
-    /// start within two steps instead of four (8-stream TTFT p50 ~50 against ~75 ms with 16, and a lower inter-token
-    /// p99, since the running streams see fewer slow steps).
+    /// start within two steps instead of four. Load test on 110M, 8 clients, 6 pairs of rounds alternating 16 and 32
+    /// (medians): TTFT p50 63 → 55 ms, p99 139 → 106 ms, inter-token p99 46 → 43 ms, 390 → 415 tok/s.
     /// </summary>
     public int PrefillChunkTokens { get; init; } = 32;
 
