@@ -126,6 +126,29 @@ public sealed class KernelTests
     }
 
     /// <summary>
+    /// A prompt's q/k/v large enough to be split across the threads in chunks that start inside one projection and end
+    /// in the next, each chunk run in panels: every token gets the bits it gets alone.
+    /// </summary>
+    [Fact]
+    public void A_prompt_split_across_the_threads_in_panels_gives_each_token_its_own_bits()
+    {
+        const int n = 256, dq = 300, dk = 100, dv = 100, tokens = 30;
+        var random = new Random(22);
+        var x = RandomArray(random, tokens * n);
+        float[] wq = RandomArray(random, n * dq), wk = RandomArray(random, n * dk), wv = RandomArray(random, n * dv);
+        float[] q = new float[tokens * dq], k = new float[tokens * dk], v = new float[tokens * dv];
+        MatMul.Gemm3(x, n, tokens, wq, q, dq, wk, k, dk, wv, v, dv);
+        for (int t = 0; t < tokens; t++)
+        {
+            float[] q1 = new float[dq], k1 = new float[dk], v1 = new float[dv];
+            MatMul.Gemm3(x.AsSpan(t * n, n), n, 1, wq, q1, dq, wk, k1, dk, wv, v1, dv);
+            Bitwise.AssertEqual(q1, q.AsSpan(t * dq, dq), $"q of token {t}");
+            Bitwise.AssertEqual(k1, k.AsSpan(t * dk, dk), $"k of token {t}");
+            Bitwise.AssertEqual(v1, v.AsSpan(t * dv, dv), $"v of token {t}");
+        }
+    }
+
+    /// <summary>
     /// Weights that start part-way into a cache line (llama2.c's legacy checkpoints put every row 7 floats in) go
     /// through the AVX-512 kernels that load whole lines and shift the rows into place: they must give bit for bit
     /// what the same weights give on a line boundary, for every offset and every tile (1, 4, 5 and 8 tokens).

@@ -143,9 +143,10 @@ public static unsafe class MatMul
             for (int i = 0; i < 3 && start < end; i++)
             {
                 var p = i == 0 ? p0 : i == 1 ? p1 : p2;
-                for (int b = start; b < Math.Min(end, first + p.Blocks); b += panel)
-                    Panel(p, b - first, Math.Min(panel, Math.Min(end, first + p.Blocks) - b));
-                start = Math.Max(start, first + p.Blocks);
+                int blocks = Math.Min(end, first + p.Blocks) - start; // the chunk's blocks of this projection
+                for (int b = 0; b < blocks; b += panel)
+                    Panel(p, start - first + b, Math.Min(panel, blocks - b));
+                if (blocks > 0) start += blocks;
                 first += p.Blocks;
             }
         }
