@@ -139,16 +139,24 @@ public static unsafe class MatMul
             // block's prefetch, non-temporally, so a panel's rows would not stay in L2 for its next tile.
             int panel = _prefetchMasks != WholeBlockToL2 ? 1
                 : Math.Clamp(PanelBytes / (RowBlock * n * sizeof(float) * (mode == Epilogue.SwiGlu ? 2 : 1)), 1, MaxPanelBlocks);
-            int first = 0;
-            for (int i = 0; i < 3 && start < end; i++)
+            for (int i = 0; i < 3; i++)
             {
-                var p = i == 0 ? p0 : i == 1 ? p1 : p2;
-                int blocks = Math.Min(end, first + p.Blocks) - start; // the chunk's blocks of this projection
+                var (p, from, blocks) = Part(i, start, end);
                 for (int b = 0; b < blocks; b += panel)
-                    Panel(p, start - first + b, Math.Min(panel, blocks - b));
-                if (blocks > 0) start += blocks;
-                first += p.Blocks;
+                    Panel(p, from + b, Math.Min(panel, blocks - b));
             }
+        }
+
+        /// <summary>
+        /// The part of the chunk of blocks [start, end) (numbered across the projections in turn) that falls in
+        /// projection <paramref name="i"/>: its first block within that projection and how many (0 or less: none).
+        /// </summary>
+        (Projection P, int From, int Blocks) Part(int i, int start, int end)
+        {
+            var p = i == 0 ? p0 : i == 1 ? p1 : p2;
+            int offset = i == 0 ? 0 : i == 1 ? p0.Blocks : p0.Blocks + p1.Blocks;
+            int from = Math.Max(start, offset);
+            return (p, from - offset, Math.Min(end, offset + p.Blocks) - from);
         }
 
         /// <summary>
@@ -169,17 +177,10 @@ public static unsafe class MatMul
 
         void Decode<TVec, TOps>(int start, int end) where TVec : struct where TOps : struct, IVectorOps<TVec>
         {
-            int first = 0;
-            for (int i = 0; i < 3 && start < end; i++)
+            for (int i = 0; i < 3; i++)
             {
-                var p = i == 0 ? p0 : i == 1 ? p1 : p2;
-                int blocks = Math.Min(end, first + p.Blocks) - start;
-                if (blocks > 0)
-                {
-                    DecodeRows<TVec, TOps>(p, (start - first) * RowBlock, Math.Min((start - first + blocks) * RowBlock, p.Rows));
-                    start += blocks;
-                }
-                first += p.Blocks;
+                var (p, from, blocks) = Part(i, start, end);
+                if (blocks > 0) DecodeRows<TVec, TOps>(p, from * RowBlock, Math.Min((from + blocks) * RowBlock, p.Rows));
             }
         }
 
