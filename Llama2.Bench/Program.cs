@@ -19,8 +19,8 @@ if (args.Length > 0 && args[0] == "micro")
 if (args.Length > 0 && args[0] == "loadtest")
     return await LoadTestRunner.RunAsync(args[1..]);
 
-var options = BenchOptions.Parse(args);
-if (options is null) return 2;
+var (options, exitCode) = BenchOptions.Parse(args);
+if (options is null) return exitCode;
 if (options.Threads is { } threads) Workers.ThreadCount = threads;
 
 Console.WriteLine($"Llama2.Bench: {Environment.ProcessorCount} cores, {Workers.ThreadCount} threads, kernels {Simd.Name}, " +
@@ -30,7 +30,16 @@ Console.WriteLine($"checkpoints in {options.Directory}; load average before: {Lo
 var rows = new List<string[]>();
 foreach (var shape in options.Shapes)
 {
-    string path = Shapes.EnsureCheckpoint(shape, options.Directory);
+    string path;
+    try
+    {
+        path = Shapes.EnsureCheckpoint(shape, options.Directory);
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine($"cannot write the {shape} checkpoint in {options.Directory} (--dir): {e.Message}");
+        return 2;
+    }
     rows.Add(Measure(shape, path, options));
 }
 

@@ -1,11 +1,39 @@
 using System.Globalization;
+using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
 
 namespace Llama2.Bench;
 
 sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt, int? Threads, int Runs, string Directory, RunCReference? RunC)
 {
-    public static BenchOptions? Parse(string[] args)
+    public const string Usage =
+        "usage: Llama2.Bench [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128] [--threads N] [--runs 5] [--dir PATH] [--runc PATH [--runc-tokenizer PATH]]\n" +
+        "       Llama2.Bench micro [BenchmarkDotNet options]   (kernel micro-benchmarks)\n" +
+        "       Llama2.Bench loadtest [--help]                 (streaming clients against a running Llama2.Server)";
+
+    /// <summary>The options, or null with the exit code: 0 after --help, 2 after a bad option (said on stderr).</summary>
+    public static (BenchOptions? Options, int ExitCode) Parse(string[] args)
+    {
+        try
+        {
+            return (ParseOrThrow(args), 0);
+        }
+        catch (HelpRequested)
+        {
+            Console.WriteLine(Usage);
+            return (null, 0);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            Console.Error.WriteLine(Usage);
+            return (null, 2);
+        }
+    }
+
+    sealed class HelpRequested : Exception;
+
+    static BenchOptions ParseOrThrow(string[] args)
     {
         var shapes = new List<string> { "15M", "42M", "110M" };
         int tokens = 256, prompt = 128, runs = 5;
@@ -14,10 +42,13 @@ sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt,
         string directory = Path.Combine(Path.GetTempPath(), "llama2-bench");
         for (int i = 0; i < args.Length; i++)
         {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            int Int() => int.Parse(Value(), CultureInfo.InvariantCulture);
-            switch (args[i])
+            string option = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{option} needs a value");
+            int Int() => Value() is var v && int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) ? n
+                : throw new ArgumentException($"{option}: '{args[i]}' is not a whole number");
+            switch (option)
             {
+                case "--help" or "-h": throw new HelpRequested();
                 case "--shapes": shapes = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(); break;
                 case "--tokens": tokens = Int(); break;
                 case "--prompt": prompt = Int(); break;
@@ -26,17 +57,16 @@ sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt,
                 case "--dir": directory = Value(); break;
                 case "--runc": runC = Value(); break;
                 case "--runc-tokenizer": runCTokenizer = Value(); break;
-                default:
-                    Console.Error.WriteLine($"unknown option {args[i]}");
-                    Console.Error.WriteLine("usage: Llama2.Bench [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128] [--threads N] [--runs 5] [--dir PATH] [--runc PATH [--runc-tokenizer PATH]] | micro [BenchmarkDotNet options]");
-                    return null;
+                default: throw new ArgumentException($"unknown option {option}");
             }
         }
         foreach (var s in shapes)
-            if (!Bench.Shapes.All.ContainsKey(s)) { Console.Error.WriteLine($"unknown shape {s}; known: {string.Join(", ", Bench.Shapes.All.Keys)}"); return null; }
-        if (tokens < 1 || prompt < 2 || runs < 1) { Console.Error.WriteLine("--tokens ≥ 1, --prompt ≥ 2, --runs ≥ 1"); return null; }
+            if (!Bench.Shapes.All.ContainsKey(s)) throw new ArgumentException($"unknown shape {s}; known: {string.Join(", ", Bench.Shapes.All.Keys)}");
+        if (shapes.Count == 0) throw new ArgumentException("--shapes names no shape");
+        if (tokens < 1 || prompt < 2 || runs < 1) throw new ArgumentException("--tokens ≥ 1, --prompt ≥ 2, --runs ≥ 1");
+        if (threads is < 1 or > Workers.MaxThreads) throw new ArgumentException($"--threads must be 1 to {Workers.MaxThreads}");
         var reference = runC is null ? null : new RunCReference(runC, runCTokenizer);
-        if (reference?.Problem is { } problem) { Console.Error.WriteLine(problem); return null; }
+        if (reference?.Problem is { } problem) throw new ArgumentException(problem);
         return new BenchOptions(shapes, tokens, prompt, threads, runs, directory, reference);
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Llama2.Engine.Kernels;
 
 namespace Llama2.Cli;
 
@@ -28,7 +29,7 @@ public sealed record RunOptions
           -z <string> optional path to custom tokenizer
           -m <string> mode: generate|chat, default: generate
           -y <string> (optional) system prompt in chat mode
-          --threads <int>  worker threads for the kernels, default: all cores
+          --threads <int>  worker threads for the kernels (1 to 256), default: all cores
         """;
 
     /// <summary>Parses run.c's command line; returns null with <paramref name="error"/> set when it is not valid.</summary>
@@ -60,7 +61,7 @@ public sealed record RunOptions
                 case "-z": options = options with { TokenizerPath = value }; break;
                 case "-m": options = options with { Mode = value }; break;
                 case "-y": options = options with { SystemPrompt = value }; break;
-                case "--threads" when int.TryParse(value, CultureInfo.InvariantCulture, out var threads) && threads > 0:
+                case "--threads" when int.TryParse(value, CultureInfo.InvariantCulture, out var threads) && threads is > 0 and <= Workers.MaxThreads:
                     options = options with { Threads = threads };
                     break;
                 case "-t" or "-p" or "-s" or "-n" or "--threads":

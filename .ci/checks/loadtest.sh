@@ -2,6 +2,7 @@
 # Continuous batching under load, end to end: the real server on 127.0.0.1 with tiny32k and 4 slots, driven by
 # `Llama2.Bench loadtest` with more clients than slots and some clients disconnecting mid-stream. Checks that every
 # other request completes without error and that no slot is left held afterwards. A few seconds; stopped by PID.
+# Also the bench's own option handling (--help, bad values), since this check builds it.
 # Last line: "N passed, N failed".
 source "$(dirname "$0")/../check-lib.sh"
 
@@ -25,6 +26,21 @@ check "the refusal says loopback only" grep -qi "loopback" "$work/remote.log"
 loadtest --clients 0 >/dev/null 2>&1
 code=$?
 check "--clients 0 is refused with exit 2 (got $code)" test "$code" -eq 2
+
+# The bench itself: --help is not an error, a bad value is (exit 2, saying which), and nothing runs after either.
+bench() { dotnet "$work/Llama2.Bench/Llama2.Bench.dll" "$@"; }
+bench --help >"$work/bench-help.log" 2>&1
+code=$?
+check "bench --help exits 0 (got $code)" test "$code" -eq 0
+check "bench --help prints the usage" grep -q "^usage: Llama2.Bench" "$work/bench-help.log"
+bench --prompt abc --dir "$work/none" >"$work/bench-bad.log" 2>&1
+code=$?
+check "bench --prompt abc is refused with exit 2 (got $code)" test "$code" -eq 2
+check "the refusal names the value" grep -q "'abc' is not a whole number" "$work/bench-bad.log"
+bench --threads 0 --dir "$work/none" >/dev/null 2>&1
+code=$?
+check "bench --threads 0 is refused with exit 2 (got $code)" test "$code" -eq 2
+check "a refused bench wrote no checkpoint" test ! -e "$work/none"
 
 port=$(free_port)
 base="http://127.0.0.1:$port"

@@ -21,11 +21,14 @@ public static unsafe class Workers
 {
     static int _threadCount = Environment.ProcessorCount;
 
+    /// <summary>The most threads <see cref="ThreadCount"/> takes (more are clamped to it).</summary>
+    public const int MaxThreads = 256;
+
     /// <summary>Threads used by the kernels; defaults to the machine's core count.</summary>
     public static int ThreadCount
     {
         get => _threadCount;
-        set => _threadCount = Math.Clamp(value, 1, 256);
+        set => _threadCount = Math.Clamp(value, 1, MaxThreads);
     }
 
     // Below this much work per chunk, waking another thread costs more than it saves.
