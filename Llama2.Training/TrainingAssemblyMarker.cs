@@ -1,0 +1,4 @@
+namespace Llama2.Training;
+
+/// <summary>Placeholder type until the trainer lands.</summary>
+internal static class TrainingAssemblyMarker;
