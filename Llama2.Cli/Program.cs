@@ -12,6 +12,6 @@ var parsed = cli.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer
 // Typo suggestions for run.c's one-letter flags would list every flag; the usage that follows lists them once.
 if (parsed.Action is ParseErrorAction parseErrors) parseErrors.ShowTypoCorrections = false;
 
-// --help prints to stdout with exit code 0. A command line in error gets its messages, the suggestions and the
-// usage on stderr, with exit code 1 (run.c's). Ctrl+C cancels the verb's token: it stops cleanly, with exit code 130.
+// --help prints to stdout with exit code 0. A command line in error gets its messages and the usage on stderr, with
+// exit code 1 (run.c's). Ctrl+C cancels the verb's token: it stops cleanly, with exit code 130.
 return await parsed.InvokeAsync(new InvocationConfiguration { Output = parsed.Errors.Count > 0 ? Console.Error : Console.Out });
