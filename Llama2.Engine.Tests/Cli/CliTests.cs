@@ -8,7 +8,8 @@ namespace Llama2.Engine.Tests.Cli;
 /// <summary>Runs the built CLI as a user would, through <c>dotnet Llama2.Cli.dll</c>.</summary>
 public sealed class CliTests
 {
-    internal static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] args)
+    /// <summary>Starts the CLI with stdout and stderr redirected (so both are not a terminal).</summary>
+    internal static Process StartCli(params string[] args)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "Llama2.Cli.dll");
         Assert.True(File.Exists(cli), $"built CLI not found at {cli}");
@@ -21,7 +22,12 @@ public sealed class CliTests
         };
         start.ArgumentList.Add(cli);
         foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
+        return Process.Start(start)!;
+    }
+
+    internal static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] args)
+    {
+        using var process = StartCli(args);
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEnd();
         Assert.True(process.WaitForExit(120_000), "CLI did not finish in 2 minutes");
