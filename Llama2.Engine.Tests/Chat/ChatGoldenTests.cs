@@ -3,6 +3,7 @@ using Llama2.Engine.Generation;
 using Llama2.Engine.Model;
 using Llama2.Engine.Sampling;
 using Llama2.Engine.Tests.TestData;
+using Llama2.Engine.Tokenization;
 
 namespace Llama2.Engine.Tests.Chat;
 
@@ -24,6 +25,29 @@ public sealed class ChatGoldenTests
     {
         var golden = ChatCases.Get(name);
         Assert.Equal(golden.RenderedPrompt, Llama2ChatTemplate.RenderTurn(golden.User, golden.System));
+    }
+
+    [Theory]
+    [MemberData(nameof(ChatCases.All), MemberType = typeof(ChatCases))]
+    public void Meta_encoding_of_the_one_turn_conversation_is_runc_prompt_unless_it_strips_whitespace(string name)
+    {
+        var golden = ChatCases.Get(name);
+        var tokenizer = Tokenizer.Load(SharedData.Require("models/" + golden.Tokenizer));
+        var template = new Llama2ChatTemplate(tokenizer);
+        var runc = template.EncodeTurn(golden.User, golden.System);
+        Assert.Equal(golden.FedIds[..runc.Length], runc);
+
+        ChatMessage[] conversation = golden.System == ""
+            ? [new(ChatRole.User, golden.User)]
+            : [new(ChatRole.System, golden.System), new(ChatRole.User, golden.User)];
+        var meta = template.Encode(conversation);
+        if (name == "chat-whitespace")
+        {
+            // Meta strips the merged first message: only the end of the user text goes.
+            Assert.Equal(tokenizer.Encode("[INST] <<SYS>>\n  padded system  \n<</SYS>>\n\n  two  spaces\nand a newline [/INST]", bos: true, eos: false), meta);
+            Assert.NotEqual(runc, meta);
+        }
+        else Assert.Equal(runc, meta);
     }
 
     [Theory]
