@@ -11,7 +11,8 @@ namespace Llama2.Cli;
 /// <summary>
 /// The command without a verb, a drop-in for llama2.c's <c>./run</c>:
 /// <c>Llama2.Cli model.bin -t 0.8 -p 0.9 -s 42 -n 256 -i "prompt" -z tokenizer.bin -m generate</c>, with run.c's short
-/// flags, its defaults and its clamping, a long name for each flag, and <c>--threads</c>.
+/// flags, its defaults and its clamping, a long name for each flag, and <c>--threads</c>. <c>-m generate</c> continues
+/// the prompt; <c>-m chat</c> is a conversation (<see cref="ChatMode"/>).
 /// </summary>
 public static class RunCommand
 {
@@ -51,7 +52,7 @@ public static class RunCommand
         };
         var mode = new Option<string>("--mode", "-m")
         {
-            Description = "generate, or chat (not available yet)",
+            Description = "generate (continue the prompt) or chat (a conversation, the user's turns from -i and stdin)",
             DefaultValueFactory = _ => defaults.Mode,
         }.AcceptOnlyFromAmong("generate", "chat");
         var systemPrompt = new Option<string?>("--system-prompt", "-y")
@@ -66,13 +67,14 @@ public static class RunCommand
         }.AcceptNumbers(1, Workers.MaxThreads);
 
         var command = new RootCommand("""
-            Generates text from a llama2.c checkpoint, as llama2.c's ./run does, with the same flags and defaults.
+            Generates text from a llama2.c checkpoint, or chats with it, as llama2.c's ./run does, with the same flags and defaults.
             Example: Llama2.Cli stories15M.bin -z tokenizer.bin -n 256 -i "Once upon a time"
+            Chat:    Llama2.Cli llama2_7b_chat.bin -m chat -y "You are a helpful assistant." -n 0
             """)
         {
             checkpoint, temperature, topP, seed, steps, prompt, tokenizer, mode, systemPrompt, threads,
         };
-        command.SetAction((parsed, cancellationToken) => Task.FromResult(Run(new RunOptions
+        command.SetAction((parsed, cancellationToken) => RunAsync(new RunOptions
         {
             CheckpointPath = parsed.GetRequiredValue(checkpoint),
             Temperature = parsed.GetValue(temperature),
@@ -84,18 +86,13 @@ public static class RunCommand
             Mode = parsed.GetRequiredValue(mode),
             SystemPrompt = parsed.GetValue(systemPrompt),
             Threads = parsed.GetValue(threads),
-        }.WithRunCOverrides(), cancellationToken)));
+        }.WithRunCOverrides(), cancellationToken));
         return command;
     }
 
-    /// <summary>Runs the model on the prompt and prints the text as it comes; Ctrl+C stops it after the current token.</summary>
-    static int Run(RunOptions options, CancellationToken cancellationToken)
+    /// <summary>Loads the model and runs the mode, printing text as it comes; Ctrl+C stops it after the current token.</summary>
+    static async Task<int> RunAsync(RunOptions options, CancellationToken cancellationToken)
     {
-        if (options.Mode == "chat")
-        {
-            Console.Error.WriteLine("error: chat mode is not available yet; use -m generate");
-            return 1;
-        }
         if (options.Threads is { } threads) Workers.ThreadCount = threads;
 
         LlamaModel model;
@@ -111,38 +108,58 @@ public static class RunCommand
 
         using (model)
         {
-            var prompt = model.Tokenizer.Encode(options.Prompt ?? "", bos: true, eos: false);
             int seqLen = model.Config.SeqLen;
             int steps = options.Steps == 0 || options.Steps > seqLen ? seqLen : options.Steps;
-            if (prompt.Count > steps)
-            {
-                Console.Error.WriteLine($"error: the prompt is {prompt.Count} tokens, more than the {steps} steps (-n)");
-                return 1;
-            }
-
-            var request = new GenerationRequest
-            {
-                PromptIds = prompt,
-                MaxNewTokens = steps - prompt.Count + 1, // run.c's -n counts positions, the prompt's included
-                StopAtEos = false, // run.c stops only at BOS
-                Sampling = new SamplingOptions { Temperature = options.Temperature, TopP = options.TopP, Seed = (ulong)options.Seed },
-            };
-
+            var sampling = new SamplingOptions { Temperature = options.Temperature, TopP = options.TopP, Seed = (ulong)options.Seed };
             using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
-            stdout.Write(model.Tokenizer.DecodeAll(prompt.Skip(1)));
+            if (options.Mode != "chat") return Generate(model, options.Prompt ?? "", sampling, steps, stdout, cancellationToken);
 
-            var sequence = model.StartSequence(request);
-            GenerationSummary? summary = null;
-            while (!cancellationToken.IsCancellationRequested && sequence.Next() is { } token)
-            {
-                stdout.Write(token.Text);
-                summary = token.Summary ?? summary;
-            }
-            stdout.Write('\n');
-            if (cancellationToken.IsCancellationRequested) return 130; // 128 + SIGINT, as a shell reports Ctrl+C
-            if (summary is { GeneratedTokens: > 0 })
-                Console.Error.WriteLine($"achieved tok/s: {summary.TokensPerSecond:F6}");
+            // A terminal's lines come through the console's line editor, in the terminal's encoding; piped ones are UTF-8.
+            using var piped = Console.IsInputRedirected ? new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false)) : null;
+            var chat = new ChatMode(model, sampling, steps, piped ?? Console.In, stdout);
+            return await chat.RunAsync(options.SystemPrompt, options.Prompt, cancellationToken);
         }
+    }
+
+    /// <summary>run.c's generate mode: the prompt, then the tokens that follow it, until BOS or <paramref name="steps"/> positions.</summary>
+    static int Generate(LlamaModel model, string text, SamplingOptions sampling, int steps, TextWriter stdout,
+        CancellationToken cancellationToken)
+    {
+        var prompt = model.Tokenizer.Encode(text, bos: true, eos: false);
+        if (prompt.Count > steps)
+        {
+            Console.Error.WriteLine($"error: the prompt is {prompt.Count} tokens, more than the {steps} steps (-n)");
+            return 1;
+        }
+
+        var request = new GenerationRequest
+        {
+            PromptIds = prompt,
+            MaxNewTokens = steps - prompt.Count + 1, // run.c's -n counts positions, the prompt's included
+            StopAtEos = false, // run.c stops only at BOS
+            Sampling = sampling,
+        };
+        stdout.Write(model.Tokenizer.DecodeAll(prompt.Skip(1)));
+
+        var sequence = model.StartSequence(request);
+        GenerationSummary? summary = null;
+        while (!cancellationToken.IsCancellationRequested && sequence.Next() is { } token)
+        {
+            stdout.Write(token.Text);
+            summary = token.Summary ?? summary;
+        }
+        stdout.Write('\n');
+        if (cancellationToken.IsCancellationRequested) return Cancelled;
+        if (summary is { GeneratedTokens: > 0 }) ReportSpeed(summary.GeneratedTokens, summary.TotalTime);
         return 0;
+    }
+
+    /// <summary>The exit code after Ctrl+C: 128 + SIGINT, as a shell reports it.</summary>
+    internal const int Cancelled = 130;
+
+    /// <summary>run.c's closing line, on stderr: tokens generated per second of generation.</summary>
+    internal static void ReportSpeed(int tokens, TimeSpan time)
+    {
+        if (tokens > 0 && time > TimeSpan.Zero) Console.Error.WriteLine($"achieved tok/s: {tokens / time.TotalSeconds:F6}");
     }
 }
