@@ -14,6 +14,13 @@ public static class BiasedModel
 {
     public static LlamaModel Load(TempDirectory dir, int token, float weight, int seed = 11)
     {
+        var (checkpoint, tokenizer) = Write(dir, token, weight, seed);
+        return LlamaModel.Load(checkpoint, tokenizer);
+    }
+
+    /// <summary>Writes the model and its byte-level tokenizer into <paramref name="dir"/>; returns both paths.</summary>
+    public static (string Checkpoint, string Tokenizer) Write(TempDirectory dir, int token, float weight, int seed = 11)
+    {
         var config = TestModels.Small(sharedClassifier: false, seqLen: 256);
         var (checkpoint, tokenizer) = TestModels.WriteSmallModel(dir, config, seed: seed);
         var layout = new CheckpointLayout(config, version: 0);
@@ -28,6 +35,6 @@ public static class BiasedModel
             file.Position = layout.OffsetOf(TensorKind.Classifier) + (long)token * config.Dim * sizeof(float);
             writer.Write(weight);
         }
-        return LlamaModel.Load(checkpoint, tokenizer);
+        return (checkpoint, tokenizer);
     }
 }
