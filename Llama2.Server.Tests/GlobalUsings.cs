@@ -1,2 +1,2 @@
 global using Xunit;
-global using Llama2.Engine.Tests.TestData;
+global using Llama2.TestSupport;

@@ -1,5 +1,4 @@
 using System.Net;
-using Llama2.Engine.Tests.Download;
 using Llama2.Server.Model;
 using Llama2.Server.Tests.TestData;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,6 @@
-namespace Llama2.Server.Tests.TestData;
+using Xunit;
+
+namespace Llama2.TestSupport;
 
 /// <summary>Waits for a condition by polling it (never a fixed sleep), failing after 20 seconds.</summary>
 public static class Poll

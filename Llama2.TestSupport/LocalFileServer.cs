@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Llama2.Engine.Tests.Download;
+namespace Llama2.TestSupport;
 
 /// <summary>
 /// Serves one file at /files/{any name} on a loopback port, with HTTP Range support; it can cut the connection part

@@ -1,8 +1,10 @@
-namespace Llama2.Engine.Tests.TestData;
+using Xunit;
+
+namespace Llama2.TestSupport;
 
 /// <summary>
 /// Finds ../shared (real models and run.c's golden outputs) beside the repository, or where LLAMA2_SHARED points.
-/// A test that needs it and cannot find it fails under CI and is skipped otherwise. (Shared by the server tests.)
+/// A test that needs it and cannot find it fails under CI and is skipped otherwise.
 /// </summary>
 public static class SharedData
 {

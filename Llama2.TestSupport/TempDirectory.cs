@@ -1,4 +1,4 @@
-namespace Llama2.Engine.Tests.TestData;
+namespace Llama2.TestSupport;
 
 /// <summary>A fresh temporary folder, deleted on dispose.</summary>
 public sealed class TempDirectory : IDisposable
