@@ -1,10 +1,9 @@
-using Llama2.Engine;
 using Llama2.Engine.Generation;
 using Llama2.Engine.Sampling;
 using Llama2.Engine.Scheduling;
-using Llama2.Server.Tests.TestData;
+using Llama2.Engine.Tests.TestData;
 
-namespace Llama2.Server.Tests.Scheduling;
+namespace Llama2.Engine.Tests.Scheduling;
 
 /// <summary>The scheduler on its own, on tiny32k: queueing, slots, interleaving, pausing, cancellation.</summary>
 public sealed class GenerationSchedulerTests : IDisposable

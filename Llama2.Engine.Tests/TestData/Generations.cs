@@ -2,7 +2,7 @@ using Llama2.Engine;
 using Llama2.Engine.Generation;
 using Llama2.Engine.Scheduling;
 
-namespace Llama2.Server.Tests.TestData;
+namespace Llama2.Engine.Tests.TestData;
 
 /// <summary>A request run alone (the reference), and everything a scheduled request streams.</summary>
 public static class Generations

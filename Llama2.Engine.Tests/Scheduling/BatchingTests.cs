@@ -1,11 +1,10 @@
 using System.Collections.Concurrent;
-using Llama2.Engine;
 using Llama2.Engine.Generation;
 using Llama2.Engine.Sampling;
 using Llama2.Engine.Scheduling;
-using Llama2.Server.Tests.TestData;
+using Llama2.Engine.Tests.TestData;
 
-namespace Llama2.Server.Tests.Scheduling;
+namespace Llama2.Engine.Tests.Scheduling;
 
 /// <summary>
 /// Continuous batching on tiny32k: every step is one forward pass over all active sequences, and what a sequence
