@@ -47,11 +47,18 @@ public class ServerFactory(IReadOnlyDictionary<string, string?> settings, Action
     public async Task<HttpClient> CreateReadyClientAsync()
     {
         var client = CreateClient();
+        await WaitUntilReadyAsync(client);
+        return client;
+    }
+
+    /// <summary>Polls the server's /health (bounded: 30 s) until it says the model is loaded.</summary>
+    public static async Task WaitUntilReadyAsync(HttpClient client)
+    {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
             using var response = await client.GetAsync("/health", TestContext.Current.CancellationToken);
-            if (response.IsSuccessStatusCode) return client;
+            if (response.IsSuccessStatusCode) return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"/health still {(int)response.StatusCode} after 30 s: {await response.Content.ReadAsStringAsync()}");
             await Task.Delay(20, TestContext.Current.CancellationToken);
