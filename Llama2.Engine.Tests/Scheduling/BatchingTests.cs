@@ -87,7 +87,7 @@ public sealed class BatchingTests : IDisposable
     public async Task A_disconnect_mid_batch_frees_the_slot_and_leaves_the_others_unchanged()
     {
         await using var scheduler = new GenerationScheduler(_model,
-            new SchedulerOptions { MaxConcurrentSequences = 4, QueueCapacity = 4, TokenBufferSize = 4 });
+            new SchedulerOptions { MaxConcurrentSequences = 4, MaxQueueLength = 4, TokenBufferSize = 4 });
         var requests = Enumerable.Range(0, 4).Select(i => Sampled($"Story number {i}:", 50, (ulong)(7 + i))).ToArray();
         using var disconnect = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
         var streams = requests.Select((r, i) => Submit(scheduler, r, i == 1 ? disconnect.Token : null)).ToList();

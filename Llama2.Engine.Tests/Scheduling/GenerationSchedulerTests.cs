@@ -26,7 +26,7 @@ public sealed class GenerationSchedulerTests : IDisposable
     [Fact]
     public async Task Concurrent_sequences_give_the_tokens_each_gives_alone()
     {
-        await using var scheduler = new GenerationScheduler(_model, new SchedulerOptions { MaxConcurrentSequences = 2, QueueCapacity = 8 });
+        await using var scheduler = new GenerationScheduler(_model, new SchedulerOptions { MaxConcurrentSequences = 2, MaxQueueLength = 8 });
         string[] prompts = ["Once upon a time", "The cat", "Hello world, said the", "A"];
         var generations = prompts.Select(p =>
         {
@@ -50,7 +50,7 @@ public sealed class GenerationSchedulerTests : IDisposable
     public async Task Active_sequences_are_interleaved_and_a_slow_reader_pauses_only_its_own()
     {
         await using var scheduler = new GenerationScheduler(_model,
-            new SchedulerOptions { MaxConcurrentSequences = 2, QueueCapacity = 4, TokenBufferSize = 1 });
+            new SchedulerOptions { MaxConcurrentSequences = 2, MaxQueueLength = 4, TokenBufferSize = 1 });
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 50), TestToken, out var slow));
         Assert.True(scheduler.TrySubmit(Greedy("The cat", 20), TestToken, out var fast));
 
@@ -68,7 +68,7 @@ public sealed class GenerationSchedulerTests : IDisposable
     public async Task A_full_queue_refuses_and_a_cancelled_sequence_frees_its_slot_at_the_next_token()
     {
         await using var scheduler = new GenerationScheduler(_model,
-            new SchedulerOptions { MaxConcurrentSequences = 1, QueueCapacity = 1, TokenBufferSize = 2 });
+            new SchedulerOptions { MaxConcurrentSequences = 1, MaxQueueLength = 1, TokenBufferSize = 2 });
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 100), cancel.Token, out var held));
         Assert.True(await held.Tokens.WaitToReadAsync(TestToken));
@@ -97,7 +97,7 @@ public sealed class GenerationSchedulerTests : IDisposable
     public async Task A_request_cancelled_while_queued_never_starts()
     {
         await using var scheduler = new GenerationScheduler(_model,
-            new SchedulerOptions { MaxConcurrentSequences = 1, QueueCapacity = 4, TokenBufferSize = 1 });
+            new SchedulerOptions { MaxConcurrentSequences = 1, MaxQueueLength = 4, TokenBufferSize = 1 });
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 50), TestToken, out var held));
         await Poll.Until(() => scheduler.ActiveSequences == 1, "the first request holds the slot");
         using var cancel = new CancellationTokenSource();

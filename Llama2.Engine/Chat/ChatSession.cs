@@ -36,7 +36,7 @@ public sealed class ChatSession
     /// 1..seq_len; null = seq_len.</param>
     public ChatSession(LlamaModel model, SamplingOptions sampling, int? positions = null)
     {
-        if (sampling.Validate() is { } problem) throw new ArgumentException(problem, nameof(sampling));
+        if (sampling.Validate() is [var problem, ..]) throw new ArgumentException(problem.Message, nameof(sampling));
         int limit = positions ?? model.Config.SeqLen;
         if (limit < 1 || limit > model.Config.SeqLen)
             throw new ArgumentOutOfRangeException(nameof(positions), positions, $"a conversation uses 1..{model.Config.SeqLen} positions (the model's context)");

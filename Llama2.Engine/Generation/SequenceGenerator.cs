@@ -42,8 +42,8 @@ public sealed class SequenceGenerator
             throw new ArgumentException($"the prompt is {prompt.Length} tokens; the context is {state.ContextLength}", nameof(request));
         if (request.MaxNewTokens is < 0)
             throw new ArgumentException("max new tokens must be ≥ 0", nameof(request));
-        if (request.Sampling.Validate() is { } problem)
-            throw new ArgumentException(problem, nameof(request));
+        if (request.Sampling.Validate() is [var problem, ..])
+            throw new ArgumentException(problem.Message, nameof(request));
 
         _model = model;
         _request = request;

@@ -65,6 +65,33 @@ public sealed class HealthTests
         Assert.Contains("Model:DefaultMaxNewTokens (5000) is above Model:MaxNewTokens (2048)", error.Message);
     }
 
+    [Fact]
+    public void Scheduler_sizes_out_of_range_fail_start_up_validation_naming_the_setting()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = SharedData.Tiny32k,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+            ["Model:MaxQueueLength"] = "0",
+            ["Model:PrefillChunkTokens"] = "5000",
+        }).Build();
+        var services = new ServiceCollection().AddLogging().AddModel(configuration);
+        services.AddSingleton<IHostApplicationLifetime>(new NoLifetime());
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains("Model:MaxQueueLength must be between 1 and 100000 (it is 0)", error.Message);
+        Assert.Contains("Model:PrefillChunkTokens must be between 1 and 4096 (it is 5000)", error.Message);
+
+        // The settings bind to the engine's SchedulerOptions under their README names.
+        using var bound = new ServiceCollection().AddLogging().AddModel(new ConfigurationBuilder().AddInMemoryCollection(
+            new Dictionary<string, string?> { ["Model:MaxQueueLength"] = "3", ["Model:MaxConcurrentSequences"] = "2" }).Build())
+            .BuildServiceProvider();
+        var scheduling = bound.GetRequiredService<IOptions<Llama2.Engine.Scheduling.SchedulerOptions>>().Value;
+        Assert.Equal(3, scheduling.MaxQueueLength);
+        Assert.Equal(2, scheduling.MaxConcurrentSequences);
+    }
+
     sealed class NoLifetime : IHostApplicationLifetime
     {
         public CancellationToken ApplicationStarted => CancellationToken.None;

@@ -57,7 +57,7 @@ public sealed class GenerationValidator(ModelOptions model, ApiOptions api)
             Seed = seed ?? 1,
             RepetitionPenalty = p.RepetitionPenalty ?? 1.0f,
         };
-        if (sampling.Validate() is { } problem) return problem;
+        if (sampling.Validate() is [var problem, ..]) return problem.Message;
 
         var request = new GenerationRequest
         {

@@ -30,14 +30,14 @@ public static class InfoEndpoints
         HttpContext http, ModelHost host, IOptions<ModelOptions> modelOptions, IOptions<ApiOptions> api)
     {
         if (!host.TryGetModel(out var loaded)) return ApiErrors.NotReady(http);
-        var options = modelOptions.Value;
+        var scheduling = loaded.Scheduler.Options;
         var model = loaded.Model;
         var c = model.Config;
         return TypedResults.Ok(new InfoResponse(
             loaded.ModelId, "float32", "cpu",
-            options.MaxConcurrentSequences + options.MaxQueueLength, 1, api.Value.MaxStopSequences,
-            loaded.Scheduler.ContextLength - 1, loaded.Scheduler.ContextLength, options.MaxNewTokens,
-            options.MaxConcurrentSequences, options.MaxQueueLength,
+            scheduling.MaxConcurrentSequences + scheduling.MaxQueueLength, 1, api.Value.MaxStopSequences,
+            loaded.Scheduler.ContextLength - 1, loaded.Scheduler.ContextLength, modelOptions.Value.MaxNewTokens,
+            scheduling.MaxConcurrentSequences, scheduling.MaxQueueLength,
             loaded.Scheduler.QueueDepth, loaded.Scheduler.ActiveSequences, Workers.ThreadCount,
             "llama2-dotnet", Version,
             new ModelInfo(c.Dim, c.HiddenDim, c.NLayers, c.NHeads, c.NKvHeads, c.VocabSize, c.SeqLen, c.SharedClassifier,
