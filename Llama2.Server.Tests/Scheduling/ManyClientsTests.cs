@@ -32,12 +32,6 @@ public sealed class ManyClientsTests
         },
     });
 
-    static GenerationScheduler SchedulerOf(ServerFactory factory)
-    {
-        Assert.True(factory.ModelHost.TryGetModel(out var loaded));
-        return loaded.Scheduler;
-    }
-
     /// <summary>
     /// Checks a stream that ran to its end: token events numbered 1..n, no error event, and a last event whose details
     /// agree with what was streamed. Returns the finish reason. (The API always stops at EOS, so a sampled stream may
@@ -96,7 +90,7 @@ public sealed class ManyClientsTests
         await using var factory = ServerFactory.Tiny32k(
             ("Model:MaxConcurrentSequences", "8"), ("Model:MaxQueueLength", Clients.ToString()));
         var client = await factory.CreateReadyClientAsync();
-        var scheduler = SchedulerOf(factory);
+        var scheduler = factory.Scheduler;
         long completedBefore = scheduler.CompletedSequences;
 
         var outcomes = new ConcurrentBag<Outcome>();
@@ -196,7 +190,7 @@ public sealed class ManyClientsTests
         var seeded = StreamRequest("Once upon a time", SeededTokens, seed: 42, topP: 0.9f);
         await using var factory = ServerFactory.Tiny32k(("Model:MaxConcurrentSequences", "8"), ("Model:MaxQueueLength", "8"));
         var client = await factory.CreateReadyClientAsync();
-        var scheduler = SchedulerOf(factory);
+        var scheduler = factory.Scheduler;
 
         List<JsonElement> alone;
         using (var response = await client.PostJsonAsync("/generate_stream", seeded, HttpCompletionOption.ResponseHeadersRead))
@@ -267,7 +261,7 @@ public sealed class ManyClientsTests
         await using var factory = ServerFactory.Tiny32k(("Model:MaxConcurrentSequences", "8"), ("Model:MaxQueueLength", "8"));
         var client = await factory.CreateReadyClientAsync();
         var steps = new ConcurrentQueue<SchedulerStep>();
-        SchedulerOf(factory).Stepped += steps.Enqueue;
+        factory.Scheduler.Stepped += steps.Enqueue;
 
         var received = new int[Streams];
         var arrivals = Enumerable.Range(0, Streams).Select(_ => new List<long>(Tokens)).ToArray();

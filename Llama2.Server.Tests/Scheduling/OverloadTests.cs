@@ -18,8 +18,7 @@ public sealed class OverloadTests
     {
         await using var factory = OneSlot();
         var client = await factory.CreateReadyClientAsync();
-        Assert.True(factory.ModelHost.TryGetModel(out var loaded));
-        var scheduler = loaded.Scheduler;
+        var scheduler = factory.Scheduler;
 
         // Occupy the only slot with a sequence nobody reads: it stops one token ahead and keeps the slot.
         using var hold = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
@@ -56,8 +55,7 @@ public sealed class OverloadTests
     {
         await using var factory = OneSlot();
         var client = await factory.CreateReadyClientAsync();
-        Assert.True(factory.ModelHost.TryGetModel(out var loaded));
-        var scheduler = loaded.Scheduler;
+        var scheduler = factory.Scheduler;
         long completedBefore = scheduler.CompletedSequences;
 
         using (var disconnect = CancellationTokenSource.CreateLinkedTokenSource(TestToken))

@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using Llama2.Engine.Scheduling;
 using Llama2.Server.Model;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -42,6 +43,9 @@ public class ServerFactory(IReadOnlyDictionary<string, string?> settings, Action
     }
 
     public ModelHost ModelHost => Services.GetRequiredService<ModelHost>();
+
+    /// <summary>The loaded model's scheduler; the test fails if the model is not loaded.</summary>
+    public GenerationScheduler Scheduler => Assert.IsType<LoadedModel>(ModelHost.Loaded).Scheduler;
 
     /// <summary>A client, once /health says the model is loaded (polled, bounded).</summary>
     public async Task<HttpClient> CreateReadyClientAsync()

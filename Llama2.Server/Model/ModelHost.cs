@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using Llama2.Engine.Download;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
@@ -33,12 +32,8 @@ public sealed class ModelHost(
     /// <summary>Download progress while <see cref="State"/> is Downloading.</summary>
     public string? Detail => State == ModelState.Downloading ? downloads.Status : null;
 
-    /// <summary>The loaded model, or false while loading or after a failed load.</summary>
-    public bool TryGetModel([NotNullWhen(true)] out LoadedModel? model)
-    {
-        model = Volatile.Read(ref _loaded);
-        return model is not null;
-    }
+    /// <summary>The loaded model; null while loading, after a failed load, and once stopping.</summary>
+    public LoadedModel? Loaded => Volatile.Read(ref _loaded);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
