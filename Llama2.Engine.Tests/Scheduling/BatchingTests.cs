@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
 using Llama2.Engine.Scheduling;
-using Llama2.Engine.Tests.TestData;
 
 namespace Llama2.Engine.Tests.Scheduling;
 
@@ -10,11 +7,8 @@ namespace Llama2.Engine.Tests.Scheduling;
 /// Continuous batching on tiny32k: every step is one forward pass over all active sequences, and what a sequence
 /// generates does not depend on what it runs with.
 /// </summary>
-public sealed class BatchingTests : IDisposable
+public sealed class BatchingTests : Tiny32kTests
 {
-    readonly LlamaModel _model = LlamaModel.Load(SharedData.Tiny32k, SharedData.Tokenizer32k);
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     static GenerationRequest Sampled(string prompt, int maxNewTokens, ulong seed) => new()
     {
         Prompt = prompt,
@@ -23,7 +17,7 @@ public sealed class BatchingTests : IDisposable
         StopAtEos = false,
     };
 
-    List<int> Alone(GenerationRequest request) => Generations.IdsAlone(_model, request);
+    List<int> Alone(GenerationRequest request) => Generations.IdsAlone(Model, request);
 
     static async Task<List<int>> ReadIds(ScheduledGeneration generation) =>
         (await Generations.ReadAllAsync(generation)).Select(t => t.Id).ToList();
@@ -40,7 +34,7 @@ public sealed class BatchingTests : IDisposable
         var request = Sampled("Once upon a time", 60, seed: 42);
         var expected = Alone(request);
 
-        await using var scheduler = new GenerationScheduler(_model, new SchedulerOptions { MaxConcurrentSequences = 8, TokenBufferSize = 128 });
+        await using var scheduler = new GenerationScheduler(Model, new SchedulerOptions { MaxConcurrentSequences = 8, TokenBufferSize = 128 });
         var steps = new ConcurrentQueue<SchedulerStep>();
         scheduler.Stepped += steps.Enqueue;
         // Seven others with their own prompts, seeds and lengths, started first so the seeded one joins a running batch.
@@ -59,7 +53,7 @@ public sealed class BatchingTests : IDisposable
     [Fact]
     public async Task A_long_prompt_joining_is_fed_in_chunks_while_the_running_streams_keep_advancing()
     {
-        await using var scheduler = new GenerationScheduler(_model,
+        await using var scheduler = new GenerationScheduler(Model,
             new SchedulerOptions { MaxConcurrentSequences = 4, TokenBufferSize = 128, PrefillChunkTokens = 8 });
         var running = new[] { Sampled("Once upon a time", 100, 1), Sampled("The cat sat", 100, 2) };
         var streams = running.Select(r => Submit(scheduler, r)).ToList();
@@ -86,7 +80,7 @@ public sealed class BatchingTests : IDisposable
     [Fact]
     public async Task A_disconnect_mid_batch_frees_the_slot_and_leaves_the_others_unchanged()
     {
-        await using var scheduler = new GenerationScheduler(_model,
+        await using var scheduler = new GenerationScheduler(Model,
             new SchedulerOptions { MaxConcurrentSequences = 4, MaxQueueLength = 4, TokenBufferSize = 4 });
         var requests = Enumerable.Range(0, 4).Select(i => Sampled($"Story number {i}:", 50, (ulong)(7 + i))).ToArray();
         using var disconnect = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
@@ -109,7 +103,7 @@ public sealed class BatchingTests : IDisposable
     [Fact]
     public async Task Context_tokens_per_slot_caps_prompt_plus_generated_tokens()
     {
-        await using var scheduler = new GenerationScheduler(_model, new SchedulerOptions { MaxConcurrentSequences = 2, ContextTokensPerSlot = 24 });
+        await using var scheduler = new GenerationScheduler(Model, new SchedulerOptions { MaxConcurrentSequences = 2, ContextTokensPerSlot = 24 });
         Assert.Equal(24, scheduler.ContextLength);
 
         // No max_new_tokens: the sequence runs until its slot's context is full (the last token need not be fed).
@@ -117,7 +111,7 @@ public sealed class BatchingTests : IDisposable
         var tokens = await Generations.ReadAllAsync(Submit(scheduler, open));
         Assert.Equal(24 - 4 + 1, tokens.Count);
         Assert.Equal(FinishReason.ContextFull, tokens[^1].Finish);
-        var unlimited = _model.StartSequence(open);
+        var unlimited = Model.StartSequence(open);
         var expected = new List<int>();
         while (expected.Count < tokens.Count && unlimited.Next() is { } t) expected.Add(t.Id);
         Assert.Equal(expected, tokens.Select(t => t.Id)); // the same tokens as with the model's whole context
@@ -126,9 +120,7 @@ public sealed class BatchingTests : IDisposable
         var error = await Assert.ThrowsAsync<ArgumentException>(() => ReadIds(tooLong));
         Assert.Contains("the context is 24", error.Message);
 
-        await using var uncapped = new GenerationScheduler(_model, new SchedulerOptions { ContextTokensPerSlot = 100_000 });
-        Assert.Equal(_model.Config.SeqLen, uncapped.ContextLength);
+        await using var uncapped = new GenerationScheduler(Model, new SchedulerOptions { ContextTokensPerSlot = 100_000 });
+        Assert.Equal(Model.Config.SeqLen, uncapped.ContextLength);
     }
-
-    public void Dispose() => _model.Dispose();
 }

@@ -1,16 +1,10 @@
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
 using Llama2.Engine.Scheduling;
-using Llama2.Engine.Tests.TestData;
 
 namespace Llama2.Engine.Tests.Scheduling;
 
 /// <summary>The scheduler on its own, on tiny32k: queueing, slots, interleaving, pausing, cancellation.</summary>
-public sealed class GenerationSchedulerTests : IDisposable
+public sealed class GenerationSchedulerTests : Tiny32kTests
 {
-    readonly LlamaModel _model = LlamaModel.Load(SharedData.Tiny32k, SharedData.Tokenizer32k);
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     static GenerationRequest Greedy(string prompt, int maxNewTokens) => new()
     {
         Prompt = prompt,
@@ -19,14 +13,14 @@ public sealed class GenerationSchedulerTests : IDisposable
         StopAtEos = false,
     };
 
-    List<int> Direct(GenerationRequest request) => Generations.IdsAlone(_model, request);
+    List<int> Direct(GenerationRequest request) => Generations.IdsAlone(Model, request);
 
     static Task<List<GeneratedToken>> ReadAll(ScheduledGeneration generation) => Generations.ReadAllAsync(generation);
 
     [Fact]
     public async Task Concurrent_sequences_give_the_tokens_each_gives_alone()
     {
-        await using var scheduler = new GenerationScheduler(_model, new SchedulerOptions { MaxConcurrentSequences = 2, MaxQueueLength = 8 });
+        await using var scheduler = new GenerationScheduler(Model, new SchedulerOptions { MaxConcurrentSequences = 2, MaxQueueLength = 8 });
         string[] prompts = ["Once upon a time", "The cat", "Hello world, said the", "A"];
         var generations = prompts.Select(p =>
         {
@@ -49,7 +43,7 @@ public sealed class GenerationSchedulerTests : IDisposable
     [Fact]
     public async Task Active_sequences_are_interleaved_and_a_slow_reader_pauses_only_its_own()
     {
-        await using var scheduler = new GenerationScheduler(_model,
+        await using var scheduler = new GenerationScheduler(Model,
             new SchedulerOptions { MaxConcurrentSequences = 2, MaxQueueLength = 4, TokenBufferSize = 1 });
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 50), TestToken, out var slow));
         Assert.True(scheduler.TrySubmit(Greedy("The cat", 20), TestToken, out var fast));
@@ -67,7 +61,7 @@ public sealed class GenerationSchedulerTests : IDisposable
     [Fact]
     public async Task A_full_queue_refuses_and_a_cancelled_sequence_frees_its_slot_at_the_next_token()
     {
-        await using var scheduler = new GenerationScheduler(_model,
+        await using var scheduler = new GenerationScheduler(Model,
             new SchedulerOptions { MaxConcurrentSequences = 1, MaxQueueLength = 1, TokenBufferSize = 2 });
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 100), cancel.Token, out var held));
@@ -96,7 +90,7 @@ public sealed class GenerationSchedulerTests : IDisposable
     [Fact]
     public async Task A_request_cancelled_while_queued_never_starts()
     {
-        await using var scheduler = new GenerationScheduler(_model,
+        await using var scheduler = new GenerationScheduler(Model,
             new SchedulerOptions { MaxConcurrentSequences = 1, MaxQueueLength = 4, TokenBufferSize = 1 });
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 50), TestToken, out var held));
         await Poll.Until(() => scheduler.ActiveSequences == 1, "the first request holds the slot");
@@ -112,7 +106,7 @@ public sealed class GenerationSchedulerTests : IDisposable
     [Fact]
     public async Task A_bad_request_fails_its_own_channel_only()
     {
-        await using var scheduler = new GenerationScheduler(_model, new SchedulerOptions { MaxConcurrentSequences = 1 });
+        await using var scheduler = new GenerationScheduler(Model, new SchedulerOptions { MaxConcurrentSequences = 1 });
         Assert.True(scheduler.TrySubmit(new GenerationRequest { PromptIds = [1, 999_999] }, TestToken, out var bad));
         var error = await Assert.ThrowsAsync<ArgumentException>(() => ReadAll(bad));
         Assert.Contains("outside the vocabulary", error.Message);
@@ -124,7 +118,7 @@ public sealed class GenerationSchedulerTests : IDisposable
     [Fact]
     public async Task Disposing_ends_running_and_queued_requests()
     {
-        var scheduler = new GenerationScheduler(_model, new SchedulerOptions { MaxConcurrentSequences = 1, TokenBufferSize = 1 });
+        var scheduler = new GenerationScheduler(Model, new SchedulerOptions { MaxConcurrentSequences = 1, TokenBufferSize = 1 });
         Assert.True(scheduler.TrySubmit(Greedy("Once upon a time", 50), TestToken, out var running));
         Assert.True(scheduler.TrySubmit(Greedy("The cat", 5), TestToken, out var queued));
         await Poll.Until(() => scheduler.ActiveSequences == 1, "the first request holds the slot");
@@ -135,6 +129,4 @@ public sealed class GenerationSchedulerTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ReadAll(queued));
         Assert.Throws<ObjectDisposedException>(() => scheduler.TrySubmit(Greedy("A", 1), TestToken, out _));
     }
-
-    public void Dispose() => _model.Dispose();
 }

@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Text.Json;
-using Llama2.Server.Tests.TestData;
 using Microsoft.Playwright;
 
 namespace Llama2.Server.Tests.Browser;
@@ -11,8 +8,6 @@ namespace Llama2.Server.Tests.Browser;
 /// </summary>
 public sealed class PlaygroundBrowserTests
 {
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     static string ScreenshotFolder => Directory.CreateDirectory(
         Path.Combine(SharedData.RepositoryRoot, "TestResults", "playground")).FullName;
 

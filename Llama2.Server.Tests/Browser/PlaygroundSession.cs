@@ -1,6 +1,4 @@
-using Llama2.Server.Tests.TestData;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Llama2.Server.Tests.Browser;

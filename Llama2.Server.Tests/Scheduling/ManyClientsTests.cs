@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Text.Json;
 using Llama2.Engine.Scheduling;
 using Llama2.Server.Metrics;
-using Llama2.Server.Tests.TestData;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Llama2.Server.Tests.Scheduling;
 
@@ -16,8 +12,6 @@ namespace Llama2.Server.Tests.Scheduling;
 /// </summary>
 public sealed class ManyClientsTests
 {
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     static readonly string[] Prompts = ["Once upon a time", "The cat", "Hello world, said the", "A little dog"];
 
     static string StreamRequest(string prompt, int maxNewTokens, ulong seed, float? topP = null) => JsonSerializer.Serialize(new

@@ -1,15 +1,8 @@
-using System.Net;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
-using Llama2.Server.Tests.TestData;
-
 namespace Llama2.Server.Tests.Scheduling;
 
 /// <summary>A full queue answers 429; a client that goes away frees its slot. One slot, a queue of one.</summary>
 public sealed class OverloadTests
 {
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     static ServerFactory OneSlot() => ServerFactory.Tiny32k(
         ("Model:MaxConcurrentSequences", "1"), ("Model:MaxQueueLength", "1"), ("Model:TokenBufferSize", "1"), ("Api:RetryAfterSeconds", "2"));
 

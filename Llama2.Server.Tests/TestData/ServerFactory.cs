@@ -1,11 +1,9 @@
 using System.Net.Http.Json;
 using Llama2.Engine.Scheduling;
-using Llama2.Server.Model;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Llama2.Server.Tests.TestData;
 
