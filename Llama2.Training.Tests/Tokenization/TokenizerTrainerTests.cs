@@ -231,6 +231,21 @@ public sealed class TokenizerTrainerTests
     }
 
     [Fact]
+    public void Very_long_stretches_only_add_their_characters()
+    {
+        // A 2000-letter run without spaces (as a DNA string would be) is left out of learning merges.
+        var random = new Random(9);
+        var dna = string.Concat(Enumerable.Range(0, 2000).Select(_ => "ACGU"[random.Next(4)]));
+        var trained = Train(Corpus.Append("A sequence: " + dna), 512);
+        Assert.Equal((1L, 2001L), (trained.Summary.SkippedStretches, trained.Summary.SkippedBytes)); // " ACGU…"
+        Assert.Contains("U", trained.Pieces); // only in the skipped run
+        var engine = LoadInEngine(trained);
+        Assert.Equal(Corpus.Sum(d => engine.Encode(d, false, false).Count) + engine.Encode("A sequence:", false, false).Count,
+            trained.Summary.Tokens);
+        Assert.Equal("A sequence: " + dna, engine.DecodeAll(engine.Encode("A sequence: " + dna, true, false).Skip(1)));
+    }
+
+    [Fact]
     public void A_vocabulary_too_small_for_the_alphabet_says_how_large_it_must_be()
     {
         int alphabet = Trained512.Value.AlphabetSize;

@@ -18,12 +18,19 @@ namespace Llama2.Training.Tokenization;
 /// </summary>
 public static class TokenizerTrainer
 {
+    /// <summary>
+    /// Stretches of text longer than this many characters (a space-free run of one script, e.g. a long DNA string)
+    /// only add their characters to the alphabet and take no part in learning merges, as SentencePiece skips
+    /// sentences over 4192 bytes: re-encoding them at each merge would make training quadratic in their length.
+    /// </summary>
+    public const int MaxStretchLength = 1024;
+
     /// <summary>Trains on a corpus read from files, reporting bytes read, then merges learned.</summary>
     public static TrainedTokenizer Train(TextCorpus corpus, TokenizerTrainingOptions options,
         IProgress<TokenizerTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        var counter = new WordCounter();
+        var counter = new StretchCounter();
         long lastReport = 0;
         foreach (var document in corpus.ReadDocuments(cancellationToken))
         {
@@ -43,7 +50,7 @@ public static class TokenizerTrainer
         IProgress<TokenizerTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        var counter = new WordCounter();
+        var counter = new StretchCounter();
         foreach (var document in documents)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -52,13 +59,13 @@ public static class TokenizerTrainer
         return Train(counter, options, progress, cancellationToken);
     }
 
-    static TrainedTokenizer Train(WordCounter counter, TokenizerTrainingOptions options,
+    static TrainedTokenizer Train(StretchCounter counter, TokenizerTrainingOptions options,
         IProgress<TokenizerTrainingProgress>? progress, CancellationToken cancellationToken)
     {
         if (counter.Documents == 0) throw new TrainingDataException("the input holds no text to train a tokenizer on");
 
-        var words = counter.Words.OrderBy(w => w.Key, StringComparer.Ordinal).ToArray();
-        var characterCounts = CountCharacters(words);
+        var stretches = counter.Stretches.OrderBy(w => w.Key, StringComparer.Ordinal).ToArray();
+        var characterCounts = CountCharacters(stretches, counter.SkippedCharacters);
         var alphabet = ChooseAlphabet(characterCounts, options.CharacterCoverage);
         int merges = options.VocabSize - TrainedTokenizer.FirstLearnedId - alphabet.Count;
         if (merges < 0)
@@ -67,7 +74,7 @@ public static class TokenizerTrainer
                 $"{alphabet.Count} distinct characters need at least {TrainedTokenizer.FirstLearnedId + alphabet.Count}; " +
                 "ask for a larger vocabulary or a lower character coverage");
 
-        var merger = new BpeMerger(alphabet, words, options.MaxPieceLength);
+        var merger = new BpeMerger(alphabet, stretches, options.MaxPieceLength);
         for (int done = 0; done < merges; done++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -78,14 +85,14 @@ public static class TokenizerTrainer
                     "ask for at most that or give more text");
             if ((done + 1) % 64 == 0 || done + 1 == merges) progress?.Report(new(TokenizerTrainingStage.Merging, done + 1, merges));
         }
-        return Layout(merger, alphabet, words, counter, characterCounts.Count);
+        return Layout(merger, alphabet, stretches, counter, characterCounts.Count);
     }
 
-    static Dictionary<Rune, long> CountCharacters(IEnumerable<KeyValuePair<string, long>> words)
+    static Dictionary<Rune, long> CountCharacters(IEnumerable<KeyValuePair<string, long>> stretches, Dictionary<Rune, long> skipped)
     {
-        var counts = new Dictionary<Rune, long>();
-        foreach (var (word, count) in words)
-            foreach (var c in word.EnumerateRunes())
+        var counts = new Dictionary<Rune, long>(skipped);
+        foreach (var (stretch, count) in stretches)
+            foreach (var c in stretch.EnumerateRunes())
                 counts[c] = counts.GetValueOrDefault(c) + count;
         return counts;
     }
@@ -110,8 +117,8 @@ public static class TokenizerTrainer
     }
 
     /// <summary>Turns the merger's internal ids into the llama2.c layout and scores.</summary>
-    static TrainedTokenizer Layout(BpeMerger merger, List<string> alphabet, KeyValuePair<string, long>[] words,
-        WordCounter counter, int distinctCharacters)
+    static TrainedTokenizer Layout(BpeMerger merger, List<string> alphabet, KeyValuePair<string, long>[] stretches,
+        StretchCounter counter, int distinctCharacters)
     {
         int merges = merger.MergeCount;
         var pieces = new List<string>(TrainedTokenizer.FirstLearnedId + merges + alphabet.Count) { "<unk>", "\n<s>\n", "\n</s>\n" };
@@ -137,40 +144,58 @@ public static class TokenizerTrainer
             : id < merger.FirstMergeId ? TrainedTokenizer.FirstLearnedId + merges + (id - BpeMerger.ByteCount)
             : TrainedTokenizer.FirstLearnedId + (id - merger.FirstMergeId);
 
-        var wordTokens = new Dictionary<string, int[]>(words.Length, StringComparer.Ordinal);
+        var stretchTokens = new Dictionary<string, int[]>(stretches.Length, StringComparer.Ordinal);
         long tokens = 0;
-        for (int w = 0; w < words.Length; w++)
+        for (int w = 0; w < stretches.Length; w++)
         {
             var segmentation = merger.Segmentation(w);
-            wordTokens.Add(words[w].Key, segmentation.Select(FinalId).ToArray());
-            tokens += segmentation.Count * words[w].Value;
+            stretchTokens.Add(stretches[w].Key, segmentation.Select(FinalId).ToArray());
+            tokens += segmentation.Count * stretches[w].Value;
         }
-        var summary = new TokenizerTrainingSummary(counter.Documents, counter.TextBytes, counter.WordCount, words.Length, distinctCharacters, tokens);
-        return new TrainedTokenizer(pieces, scores, merges, wordTokens, summary);
+        var summary = new TokenizerTrainingSummary(counter.Documents, counter.TextBytes, counter.Words, stretches.Length,
+            distinctCharacters, counter.SkippedStretches, counter.SkippedBytes, tokens);
+        return new TrainedTokenizer(pieces, scores, merges, stretchTokens, summary);
     }
 
-    /// <summary>Counts the words of documents as run.c would encode them (with the dummy-prefix space).</summary>
-    sealed class WordCounter
+    /// <summary>
+    /// Counts the stretches of documents (see <see cref="Stretches"/>) as run.c would encode them, with the
+    /// dummy-prefix space. Stretches longer than <see cref="MaxStretchLength"/> characters only count their characters.
+    /// </summary>
+    sealed class StretchCounter
     {
         readonly Dictionary<string, long> _counts = new(StringComparer.Ordinal);
         readonly Dictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
 
-        public WordCounter() => _bySpan = _counts.GetAlternateLookup<ReadOnlySpan<char>>();
+        public StretchCounter() => _bySpan = _counts.GetAlternateLookup<ReadOnlySpan<char>>();
 
         public long Documents { get; private set; }
         public long TextBytes { get; private set; }
-        public long WordCount { get; private set; }
-        public IEnumerable<KeyValuePair<string, long>> Words => _counts;
+        public long Words { get; private set; }
+        public long SkippedStretches { get; private set; }
+        public long SkippedBytes { get; private set; }
+        /// <summary>The characters of the skipped stretches.</summary>
+        public Dictionary<Rune, long> SkippedCharacters { get; } = [];
+        public IEnumerable<KeyValuePair<string, long>> Stretches => _counts;
 
         public void Add(string document)
         {
             if (document.Length == 0) return;
             Documents++;
             TextBytes += Encoding.UTF8.GetByteCount(document);
-            foreach (var word in Tokenization.Words.Split(Tokenization.Words.WithDummyPrefix(document)))
+            bool first = true;
+            foreach (var stretch in Tokenization.Stretches.Of(document))
             {
-                WordCount++;
-                CollectionsMarshal.GetValueRefOrAddDefault(_bySpan, word, out _)++;
+                if (stretch[0] == ' ') Words++;
+                if (stretch.Length <= MaxStretchLength)
+                    CollectionsMarshal.GetValueRefOrAddDefault(_bySpan, stretch, out _)++;
+                else
+                {
+                    SkippedStretches++;
+                    // The text's bytes, not the dummy-prefix space that starts a document's first stretch.
+                    SkippedBytes += Encoding.UTF8.GetByteCount(stretch) - (first ? 1 : 0);
+                    foreach (var c in stretch.EnumerateRunes()) SkippedCharacters[c] = SkippedCharacters.GetValueOrDefault(c) + 1;
+                }
+                first = false;
             }
         }
     }

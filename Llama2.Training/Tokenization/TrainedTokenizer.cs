@@ -17,15 +17,15 @@ public sealed class TrainedTokenizer
     /// <summary>Scores −rank stay exact in float32 far beyond this.</summary>
     public const int MaxVocabSize = 1 << 20;
 
-    readonly Dictionary<string, int[]> _wordTokens;
+    readonly Dictionary<string, int[]> _stretchTokens;
 
     internal TrainedTokenizer(IReadOnlyList<string> pieces, IReadOnlyList<float> scores, int mergeCount,
-        Dictionary<string, int[]> wordTokens, TokenizerTrainingSummary summary)
+        Dictionary<string, int[]> stretchTokens, TokenizerTrainingSummary summary)
     {
         Pieces = pieces;
         Scores = scores;
         MergeCount = mergeCount;
-        _wordTokens = wordTokens;
+        _stretchTokens = stretchTokens;
         Summary = summary;
     }
 
@@ -72,27 +72,31 @@ public sealed class TrainedTokenizer
     }
 
     /// <summary>
-    /// The trainer's own segmentation of a training document (no BOS): its dummy-prefixed words' tokens as they
-    /// stood after the last merge. Only words of the training text are known.
+    /// The trainer's own segmentation of a training document (no BOS): the tokens of its stretches (see
+    /// <see cref="Stretches"/>, dummy-prefix space included) as they stood after the last merge. Only stretches of
+    /// the training text that took part in training are known.
     /// </summary>
     internal List<int> Segment(string document)
     {
         var tokens = new List<int>();
-        foreach (var word in Words.Split(Words.WithDummyPrefix(document)))
-            tokens.AddRange(_wordTokens.TryGetValue(word.ToString(), out var ids)
+        foreach (var stretch in Stretches.Of(document))
+            tokens.AddRange(_stretchTokens.TryGetValue(stretch.ToString(), out var ids)
                 ? ids
-                : throw new ArgumentException($"'{word}' is not a word of the training text", nameof(document)));
+                : throw new ArgumentException($"'{stretch}' is not a stretch the tokenizer was trained on", nameof(document)));
         return tokens;
     }
 }
 
 /// <summary>
-/// The training text in figures: documents, their UTF-8 bytes, words (as SentencePiece splits them: a space and the
-/// characters up to the next one), and the tokens the trained vocabulary encodes the text into (no BOS, the
-/// dummy-prefix space of each document included, as run.c encodes).
+/// The training text in figures: documents and their UTF-8 bytes; words (as SentencePiece splits them: spaces and the
+/// characters up to the next space); the distinct stretches training worked on (see <see cref="Stretches"/>);
+/// stretches longer than <see cref="TokenizerTrainer.MaxStretchLength"/> characters left out of learning merges and
+/// their bytes; and the tokens the trained vocabulary encodes the rest into (no BOS, each document's dummy-prefix
+/// space included, as run.c encodes).
 /// </summary>
-public sealed record TokenizerTrainingSummary(long Documents, long TextBytes, long Words, long DistinctWords, long DistinctCharacters, long Tokens)
+public sealed record TokenizerTrainingSummary(long Documents, long TextBytes, long Words, long DistinctStretches,
+    long DistinctCharacters, long SkippedStretches, long SkippedBytes, long Tokens)
 {
-    /// <summary>UTF-8 bytes of text per token.</summary>
-    public double BytesPerToken => Tokens == 0 ? 0 : (double)TextBytes / Tokens;
+    /// <summary>UTF-8 bytes of text per token, over the text trained on.</summary>
+    public double BytesPerToken => Tokens == 0 ? 0 : (double)(TextBytes - SkippedBytes) / Tokens;
 }
