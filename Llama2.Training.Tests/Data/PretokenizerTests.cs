@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using Llama2.Engine.Model;
 using Llama2.Engine.Tests.TestData;
 using Llama2.Engine.Tokenization;
@@ -153,14 +151,12 @@ public sealed class PretokenizerTests : IDisposable
     [Fact]
     public void Vocabularies_beyond_65536_tokens_are_written_as_int32()
     {
-        // A hand-made vocabulary whose " the" sits at id 70000, beyond uint16.
-        var pieces = new List<string> { "<unk>", "\n<s>\n", "\n</s>\n" };
-        pieces.AddRange(Enumerable.Range(0, 256).Select(b => $"<0x{b:X2}>"));
-        pieces.AddRange(" abcdefghijklmnopqrstuvwxyzT.".Select(c => c.ToString()));
-        while (pieces.Count < 70000) pieces.Add($"filler{pieces.Count}");
+        // A hand-made vocabulary whose " the" sits at id 70002, beyond uint16.
+        var pieces = " abcdefghijklmnopqrstuvwxyzT.".Select(c => c.ToString()).ToList();
+        while (pieces.Count < 70000 - 259) pieces.Add($"filler{pieces.Count}");
         pieces.AddRange([" t", " th", " the"]);
         var path = _folder.File("big.bin");
-        WriteTokenizer(path, pieces, id => id >= 70000 ? -(id - 70000) : -100000);
+        HandMadeTokenizer.Write(path, pieces, id => id >= 70000 ? -(id - 70000) : -100000);
 
         var dataset = Run(WriteCorpus(["the cat.", "The the the."]), tokenizer: path, validation: 0);
         Assert.Equal((70003, TokenDataType.Int32), (dataset.VocabSize, dataset.DataType));
@@ -169,19 +165,6 @@ public sealed class PretokenizerTests : IDisposable
         Assert.Contains(70002, expected);
         Assert.Equal(4 * expected.Length, new FileInfo(Path.Combine(_folder.File("out"), "train.bin")).Length);
         Assert.Equal(expected, Documents(dataset, _folder.File("out"), dataset.Train).SelectMany(d => d));
-    }
-
-    static void WriteTokenizer(string path, List<string> pieces, Func<int, float> score)
-    {
-        using var file = new BinaryWriter(File.Create(path));
-        file.Write(pieces.Max(p => Encoding.UTF8.GetByteCount(p)));
-        for (int id = 0; id < pieces.Count; id++)
-        {
-            var bytes = Encoding.UTF8.GetBytes(pieces[id]);
-            file.Write(score(id));
-            file.Write(bytes.Length);
-            file.Write(bytes);
-        }
     }
 
     [Fact]
@@ -205,6 +188,18 @@ public sealed class PretokenizerTests : IDisposable
         Assert.Throws<TrainingDataException>(() => Run(TextCorpus.Open([_folder.File("bad.jsonl")])));
         Assert.Equal(before, File.ReadAllBytes(Path.Combine(output, "train.bin")));
         Assert.Equal(["dataset.json", "train.bin", "val.bin"], Directory.GetFiles(output).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public void Cancelling_stops_and_leaves_no_files()
+    {
+        var corpus = WriteCorpus(Corpus);
+        using var cancel = new CancellationTokenSource();
+        var progress = new SynchronousProgress<PretokenizeProgress>(_ => cancel.Cancel());
+        File.WriteAllText(_folder.File("big.txt"), string.Join("\n\n", Enumerable.Repeat(string.Join("\n\n", Corpus), 30)));
+        Assert.ThrowsAny<OperationCanceledException>(() => Pretokenizer.Run(TextCorpus.Open([_folder.File("big.txt")]),
+            new PretokenizeOptions { TokenizerPath = _tokenizerPath, OutputDirectory = _folder.File("cancelled") }, progress, cancel.Token));
+        Assert.Empty(Directory.GetFiles(_folder.File("cancelled")));
     }
 
     [Fact]

@@ -272,6 +272,18 @@ public sealed class TokenizerTrainerTests
             cancellationToken: TestContext.Current.CancellationToken));
 
     [Fact]
+    public void Cancelling_stops_training()
+    {
+        using var cancel = new CancellationTokenSource();
+        var progress = new SynchronousProgress<TokenizerTrainingProgress>(p =>
+        {
+            if (p.Stage == TokenizerTrainingStage.Merging) cancel.Cancel();
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            TokenizerTrainer.Train(Corpus, new TokenizerTrainingOptions { VocabSize = 2048 }, progress, cancel.Token));
+    }
+
+    [Fact]
     public void Training_from_files_reports_progress_and_matches_training_from_strings()
     {
         using var folder = new TempDirectory();
