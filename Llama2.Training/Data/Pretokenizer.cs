@@ -14,8 +14,10 @@ namespace Llama2.Training.Data;
 /// with the fraction), so the split is deterministic, spread over the whole corpus, and needs no second pass. With
 /// a fraction above 0 and at least two documents, each file gets at least one document (the last one moves if needed).
 /// </para>
-/// Inputs are streamed: memory holds one document and the encoder's cache of distinct words, never the corpus.
-/// The files appear only when complete.
+/// <para>
+/// Inputs are streamed: memory holds one document and the encoder's cache of distinct words, never the corpus. The
+/// files appear only when complete; a failure or cancellation leaves the folder as it was.
+/// </para>
 /// </summary>
 public static class Pretokenizer
 {

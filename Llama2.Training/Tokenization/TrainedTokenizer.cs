@@ -11,7 +11,7 @@ namespace Llama2.Training.Tokenization;
 /// </summary>
 public sealed class TrainedTokenizer
 {
-    public const int Unknown = 0, Bos = 1, Eos = 2;
+    /// <summary>Ids 0, 1 and 2 are &lt;unk&gt;, BOS and EOS (the engine's <c>Tokenizer.Bos</c>, <c>Tokenizer.Eos</c>).</summary>
     public const int FirstByteId = 3;
     public const int FirstLearnedId = FirstByteId + 256;
     /// <summary>Scores −rank stay exact in float32 far beyond this.</summary>
@@ -52,8 +52,16 @@ public sealed class TrainedTokenizer
     public void Save(string path)
     {
         var temporary = path + ".partial";
-        using (var file = File.Create(temporary)) WriteTo(file);
-        File.Move(temporary, path, overwrite: true);
+        try
+        {
+            using (var file = File.Create(temporary)) WriteTo(file);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
     }
 
     public void WriteTo(Stream stream)
