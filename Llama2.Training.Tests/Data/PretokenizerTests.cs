@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Llama2.Engine.Model;
 using Llama2.Engine.Tests.TestData;
 using Llama2.Engine.Tokenization;
@@ -45,12 +46,19 @@ public sealed class PretokenizerTests : IDisposable
             Seed = seed,
         }, progress, TestContext.Current.CancellationToken);
 
+    /// <summary>A token file's tokens: little-endian uint16 or int32, nothing else.</summary>
+    static int[] Tokens(TokenDataset dataset, string directory, TokenSplit split)
+    {
+        var bytes = File.ReadAllBytes(TokenDataset.PathOf(directory, split));
+        return dataset.DataType == TokenDataType.UInt16
+            ? [.. MemoryMarshal.Cast<byte, ushort>(bytes).ToArray().Select(t => (int)t)]
+            : MemoryMarshal.Cast<byte, int>(bytes).ToArray();
+    }
+
     /// <summary>A token file cut into documents at each BOS (encoding never produces BOS).</summary>
     static List<int[]> Documents(TokenDataset dataset, string directory, TokenSplit split)
     {
-        using var file = dataset.Open(directory, split);
-        var tokens = new int[file.Count];
-        file.CopyTo(0, tokens);
+        var tokens = Tokens(dataset, directory, split);
         var documents = new List<int[]>();
         for (int start = 0; start < tokens.Length;)
         {

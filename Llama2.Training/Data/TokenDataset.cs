@@ -69,8 +69,8 @@ public sealed record TokenDataset
         File.Move(path + ".partial", path, overwrite: true);
     }
 
-    /// <summary>Opens a split's token file, found next to <c>dataset.json</c> in <paramref name="directory"/>.</summary>
-    public TokenFile Open(string directory, TokenSplit split) => TokenFile.Open(Path.Combine(directory, split.File), DataType);
+    /// <summary>The path of a split's token file, which lies next to <c>dataset.json</c> in <paramref name="directory"/>.</summary>
+    public static string PathOf(string directory, TokenSplit split) => Path.Combine(directory, split.File);
 }
 
 /// <summary>One token file of a dataset: its name in the dataset's folder, documents and tokens (BOS included).</summary>
