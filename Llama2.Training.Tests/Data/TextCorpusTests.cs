@@ -1,5 +1,4 @@
 using System.Text;
-using Llama2.Engine.Tests.TestData;
 using Llama2.Training.Data;
 
 namespace Llama2.Training.Tests.Data;

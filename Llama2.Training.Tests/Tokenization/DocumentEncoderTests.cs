@@ -1,4 +1,3 @@
-using Llama2.Engine.Tests.TestData;
 using Llama2.Engine.Tokenization;
 using Llama2.Training.Tests.TestData;
 using Llama2.Training.Tokenization;
