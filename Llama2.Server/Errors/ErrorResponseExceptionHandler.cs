@@ -16,7 +16,7 @@ public sealed class ErrorResponseExceptionHandler(ErrorShapes shapes, ILogger<Er
 
         var error = exception switch
         {
-            BadHttpRequestException { InnerException: JsonException json } => ApiError.Invalid(Describe(json)),
+            BadHttpRequestException { InnerException: JsonException json } => ApiError.Invalid(Describe(json), Param(json)),
             BadHttpRequestException bad => ApiError.Invalid(Describe(bad)) with { StatusCode = bad.StatusCode },
             _ => ApiError.InternalError,
         };
@@ -30,6 +30,9 @@ public sealed class ErrorResponseExceptionHandler(ErrorShapes shapes, ILogger<Er
     static string Describe(JsonException json) =>
         $"Failed to deserialize the JSON body into the target type: invalid JSON or value at {json.Path ?? "$"}" +
         (json.LineNumber is { } line ? $" (line {line + 1}, byte {json.BytePositionInLine + 1})" : "");
+
+    /// <summary>The parameter at fault: the JSON path without its root (<c>$.parameters.top_p</c> → parameters.top_p).</summary>
+    static string? Param(JsonException json) => json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
 
     static string Describe(BadHttpRequestException bad) => bad.StatusCode switch
     {
