@@ -43,6 +43,7 @@ public static class GenerationEndpoints
     /// <summary>What both endpoints take (TGI's request, with an example) and their error answers.</summary>
     static RouteHandlerBuilder AcceptsGenerateRequest(this RouteHandlerBuilder endpoint) => endpoint
         .Accepts<GenerateRequest>("application/json")
+        .ProducesEventStream<StreamResponse>()
         .ProducesTgiErrors(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType,
             StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests,
             StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable)

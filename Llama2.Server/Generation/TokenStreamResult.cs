@@ -1,7 +1,6 @@
 using Llama2.Engine.Generation;
 using Llama2.Server.Errors;
 using Llama2.Server.Serving;
-using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Llama2.Server.Generation;
 
@@ -10,7 +9,7 @@ namespace Llama2.Server.Generation;
 /// with the text and the details; an error after the stream started is an event with TGI's error body.
 /// </summary>
 public sealed class TokenStreamResult(RunningGeneration generation, TimeSpan heartbeat)
-    : GenerationStreamResult(generation, heartbeat), IEndpointMetadataProvider
+    : GenerationStreamResult(generation, heartbeat)
 {
     protected override ValueTask WriteTokenAsync(ServerSentEventWriter events, GeneratedToken token)
     {
@@ -21,7 +20,4 @@ public sealed class TokenStreamResult(RunningGeneration generation, TimeSpan hea
 
     protected override ValueTask WriteErrorAsync(ServerSentEventWriter events, ApiError error) =>
         events.WriteJsonAsync(TgiErrors.Body(error));
-
-    public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder) =>
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(StreamResponse), ["text/event-stream"]));
 }

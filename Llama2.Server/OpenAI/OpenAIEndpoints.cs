@@ -35,6 +35,7 @@ public static class OpenAIEndpoints
                 "`n` must be 1. The JSON answer has the x-tokens-per-second header (and x-generated-tokens, " +
                 "x-prompt-tokens, x-time-per-token, x-inference-time, x-queue-time).")
             .Accepts<ChatCompletionRequest>("application/json")
+            .ProducesEventStream<ChatCompletionChunk>()
             .ProducesOpenAIErrors(OpenAIGenerationErrors)
             .WithRequestExample("""
                 {"model": "stories15M", "messages": [{"role": "system", "content": "You are a storyteller."}, {"role": "user", "content": "Tell me a story about a cat."}], "max_tokens": 64, "temperature": 0.8, "seed": 42}
@@ -47,6 +48,7 @@ public static class OpenAIEndpoints
                 "with `stream` `text_completion` chunks, then `data: [DONE]`. `echo`, `suffix` and `best_of` > 1 are " +
                 "refused; `logprobs` takes 0 to 5.")
             .Accepts<CompletionRequest>("application/json")
+            .ProducesEventStream<Completion>()
             .ProducesOpenAIErrors(OpenAIGenerationErrors)
             .WithRequestExample("""
                 {"model": "stories15M", "prompt": "Once upon a time", "max_tokens": 64, "temperature": 0.8, "stop": ["\n\n"]}

@@ -128,7 +128,7 @@ public sealed class OpenAIRequestValidator(GenerationLimits limits, IOptions<Api
     static ApiError? CheckResponseFormat(JsonElement? format) =>
         format is { ValueKind: JsonValueKind.Object } f && f.TryGetProperty("type", out var type)
         && !(type.ValueKind == JsonValueKind.String && type.GetString() == "text")
-            ? ApiError.Invalid($"`response_format` {type} is not supported: only text", "response_format")
+            ? ApiError.Invalid($"`response_format` of type '{type}' is not supported: the answer is text", "response_format")
             : null;
 
     /// <summary>The prompt of a completion: a string, or an array holding one string.</summary>

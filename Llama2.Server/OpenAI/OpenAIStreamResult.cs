@@ -1,7 +1,6 @@
 using Llama2.Engine.Generation;
 using Llama2.Server.Errors;
 using Llama2.Server.Serving;
-using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Llama2.Server.OpenAI;
 
@@ -50,15 +49,11 @@ public abstract class OpenAIStreamResult(RunningGeneration generation, TimeSpan 
         _pending = null;
         return taken;
     }
-
-    /// <summary>Documents a stream's 200 answer (OpenAPI): <typeparamref name="TChunk"/> events.</summary>
-    protected static void ProducesStreamOf<TChunk>(EndpointBuilder builder) =>
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(TChunk), ["text/event-stream"]));
 }
 
 /// <summary>A streamed chat completion: chat.completion.chunk events, the first with <c>delta.role</c> "assistant".</summary>
 public sealed class ChatCompletionStreamResult(RunningGeneration generation, TimeSpan heartbeat, OpenAIReply reply, bool includeUsage)
-    : OpenAIStreamResult(generation, heartbeat, reply, includeUsage), IEndpointMetadataProvider
+    : OpenAIStreamResult(generation, heartbeat, reply, includeUsage)
 {
     protected override ValueTask WriteStartAsync(ServerSentEventWriter events) =>
         events.WriteJsonAsync(Chunk(new ChatCompletionDelta("assistant", ""), null, null));
@@ -72,14 +67,11 @@ public sealed class ChatCompletionStreamResult(RunningGeneration generation, Tim
 
     protected override object UsageChunk(Usage usage) =>
         new ChatCompletionChunk(Reply.Id, "chat.completion.chunk", Reply.Created, Reply.Model, Reply.SystemFingerprint, [], usage);
-
-    public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder) =>
-        ProducesStreamOf<ChatCompletionChunk>(builder);
 }
 
 /// <summary>A streamed completion: text_completion chunks.</summary>
 public sealed class CompletionStreamResult(RunningGeneration generation, TimeSpan heartbeat, OpenAIReply reply, bool includeUsage)
-    : OpenAIStreamResult(generation, heartbeat, reply, includeUsage), IEndpointMetadataProvider
+    : OpenAIStreamResult(generation, heartbeat, reply, includeUsage)
 {
     protected override object Chunk(string? text, IReadOnlyList<TokenLogprobEntry>? logprobs, string? finishReason) =>
         new Completion(Reply.Id, "text_completion", Reply.Created, Reply.Model,
@@ -87,7 +79,4 @@ public sealed class CompletionStreamResult(RunningGeneration generation, TimeSpa
 
     protected override object UsageChunk(Usage usage) =>
         new Completion(Reply.Id, "text_completion", Reply.Created, Reply.Model, [], usage, Reply.SystemFingerprint);
-
-    public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder) =>
-        ProducesStreamOf<Completion>(builder);
 }
