@@ -22,6 +22,16 @@ public sealed class PlaygroundBrowserTests
     static async Task<PrometheusText> MetricsAsync(LoopbackServer server) =>
         new(await server.Client.GetStringAsync("/metrics", TestToken));
 
+    /// <summary>Records every change of an element's text, with its time and the text's length, in the page (window.samples).</summary>
+    static Task RecordChangesAsync(IPage page, string elementId) => page.EvaluateAsync("""
+        id => {
+          const target = document.getElementById(id);
+          window.samples = [];
+          new MutationObserver(() => window.samples.push({ t: performance.now(), n: target.textContent.length }))
+            .observe(target, { childList: true, characterData: true, subtree: true });
+        }
+        """, elementId);
+
     [Fact(Timeout = 180_000)]
     public async Task The_page_streams_tokens_shows_the_rate_and_stop_frees_the_sequence()
     {
@@ -32,14 +42,7 @@ public sealed class PlaygroundBrowserTests
         Assert.Equal("123", await page.Locator("#max_new_tokens").InputValueAsync());
 
         // 1. Generate: record every change of the output with its time, in the page itself.
-        await page.EvaluateAsync("""
-            () => {
-              const target = document.getElementById("generated");
-              window.samples = [];
-              new MutationObserver(() => window.samples.push({ t: performance.now(), n: target.textContent.length }))
-                .observe(target, { childList: true, characterData: true, subtree: true });
-            }
-            """);
+        await RecordChangesAsync(page, "generated");
         link.DelayPerWrite = TimeSpan.FromMilliseconds(10);
         await page.Locator("#prompt").FillAsync("Once upon a time");
         await page.Locator("#max_new_tokens").FillAsync("60");
@@ -179,14 +182,7 @@ public sealed class PlaygroundBrowserTests
         await Assertions.Expect(page.Locator("#tab-chat")).ToHaveAttributeAsync("aria-selected", "true");
 
         // 1. A system prompt and a message: the reply streams in, piece by piece, and is the server's.
-        await page.EvaluateAsync("""
-            () => {
-              const target = document.getElementById("conversation");
-              window.samples = [];
-              new MutationObserver(() => window.samples.push({ t: performance.now(), n: target.textContent.length }))
-                .observe(target, { childList: true, characterData: true, subtree: true });
-            }
-            """);
+        await RecordChangesAsync(page, "conversation");
         link.DelayPerWrite = TimeSpan.FromMilliseconds(40);
         await page.Locator("#system").FillAsync("You are a storyteller.");
         await page.Locator("#chat-max-tokens").FillAsync("8");

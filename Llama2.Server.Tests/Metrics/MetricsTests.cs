@@ -148,15 +148,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task A_client_that_goes_away_is_counted_as_cancelled_and_its_sequence_freed()
     {
-        var slowLink = new SlowLink { DelayPerWrite = TimeSpan.FromMilliseconds(50) };
-        await using var slowFactory = new ServerFactory(
-            new Dictionary<string, string?>
-            {
-                ["Model:CheckpointPath"] = SharedData.Tiny32k,
-                ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-                ["Model:TokenBufferSize"] = "1",
-            },
-            services => services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(slowLink));
+        await using var slowFactory = ServerFactory.Tiny32kBehind(new SlowLink { DelayPerWrite = TimeSpan.FromMilliseconds(50) });
         var client = await slowFactory.CreateReadyClientAsync();
         var before = await ScrapeAsync(client);
 

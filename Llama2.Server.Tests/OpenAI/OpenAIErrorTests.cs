@@ -134,16 +134,12 @@ public sealed class OpenAIErrorTests(Tiny32kServer server) : IClassFixture<Tiny3
     [Fact]
     public async Task A_full_queue_gets_429_with_retry_after()
     {
-        await using var factory = ServerFactory.Tiny32k(
-            ("Model:MaxConcurrentSequences", "1"), ("Model:MaxQueueLength", "1"), ("Model:TokenBufferSize", "1"), ("Api:RetryAfterSeconds", "3"));
+        await using var factory = ServerFactory.OneSlot(retryAfterSeconds: 3);
         var client = await factory.CreateReadyClientAsync();
         var scheduler = factory.Scheduler;
 
         // The only slot held by a sequence nobody reads, and a request waiting in the queue.
-        using var hold = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
-        Assert.True(scheduler.TrySubmit(new GenerationRequest { Prompt = "Once", MaxNewTokens = 50, Sampling = new SamplingOptions { Temperature = 0 } },
-            hold.Token, out _));
-        await Poll.Until(() => scheduler.ActiveSequences == 1, "the slot is taken");
+        using var hold = await factory.HoldTheOnlySlotAsync();
         var queued = client.PostJsonAsync("/v1/completions", """{"prompt": "The cat", "max_tokens": 3}""");
         await Poll.Until(() => scheduler.QueueDepth == 1, "the request waits in the queue");
 

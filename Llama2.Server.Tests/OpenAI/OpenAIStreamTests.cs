@@ -123,9 +123,7 @@ public sealed class OpenAIStreamTests(Tiny32kServer server) : IClassFixture<Tiny
     [Fact]
     public async Task An_error_after_the_stream_started_is_an_error_event_then_DONE()
     {
-        await using var factory = new ServerFactory(
-            new Dictionary<string, string?> { ["Model:CheckpointPath"] = SharedData.Tiny32k, ["Model:TokenizerPath"] = SharedData.Tokenizer32k },
-            services => services.AddSingleton<IGenerationObserver>(new FailingObserver(atToken: 3)));
+        await using var factory = ServerFactory.Tiny32kWith(services => services.AddSingleton<IGenerationObserver>(new FailingObserver(atToken: 3)));
         var client = await factory.CreateReadyClientAsync();
         using var response = await client.PostJsonAsync("/v1/chat/completions", Chat + """, "stream": true}""", HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -154,15 +152,7 @@ public sealed class OpenAIStreamTests(Tiny32kServer server) : IClassFixture<Tiny
     [Fact]
     public async Task A_client_that_disconnects_mid_stream_frees_its_slot_at_the_next_token()
     {
-        var slowLink = new SlowLink { DelayPerWrite = TimeSpan.FromMilliseconds(50) }; // 100 tokens: 5 s at least
-        await using var factory = new ServerFactory(
-            new Dictionary<string, string?>
-            {
-                ["Model:CheckpointPath"] = SharedData.Tiny32k,
-                ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-                ["Model:TokenBufferSize"] = "1",
-            },
-            services => services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(slowLink));
+        await using var factory = ServerFactory.Tiny32kBehind(new SlowLink { DelayPerWrite = TimeSpan.FromMilliseconds(50) }); // 100 tokens: 5 s
         var client = await factory.CreateReadyClientAsync();
         var scheduler = factory.Scheduler;
         var before = new PrometheusText(await client.GetStringAsync("/metrics", TestToken));

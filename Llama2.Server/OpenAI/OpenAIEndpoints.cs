@@ -75,49 +75,46 @@ public static class OpenAIEndpoints
         StatusCodes.Status429TooManyRequests, StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable,
     ];
 
-    static async Task<Results<Ok<ChatCompletion>, ChatCompletionStreamResult, JsonHttpResult<OpenAIErrorResponse>, EmptyHttpResult>> ChatCompletions(
-        ChatCompletionRequest body, HttpContext http, OpenAIRequestValidator validator, GenerationQueue queue, IOptions<ApiOptions> api)
+    static Task<Results<Ok<ChatCompletion>, ChatCompletionStreamResult, JsonHttpResult<OpenAIErrorResponse>, EmptyHttpResult>> ChatCompletions(
+        ChatCompletionRequest body, HttpContext http, OpenAIRequestValidator validator, GenerationQueue queue, IOptions<ApiOptions> api) =>
+        AnswerAsync(http, validator.Validate(body, http.LoadedModel()), queue, chat: true,
+            (running, reply, includeUsage) => new ChatCompletionStreamResult(running, Heartbeat(api), reply, includeUsage),
+            (reply, text, logprobs, finished) => new ChatCompletion(reply.Id, "chat.completion", reply.Created, reply.Model,
+                [new ChatCompletionChoice(0, new ChatCompletionMessage("assistant", text, null), OpenAIReply.ChatLogprobs(logprobs),
+                    OpenAIReply.FinishReason(finished))],
+                OpenAIReply.Usage(finished), reply.SystemFingerprint));
+
+    static Task<Results<Ok<Completion>, CompletionStreamResult, JsonHttpResult<OpenAIErrorResponse>, EmptyHttpResult>> Completions(
+        CompletionRequest body, HttpContext http, OpenAIRequestValidator validator, GenerationQueue queue, IOptions<ApiOptions> api) =>
+        AnswerAsync(http, validator.Validate(body, http.LoadedModel()), queue, chat: false,
+            (running, reply, includeUsage) => new CompletionStreamResult(running, Heartbeat(api), reply, includeUsage),
+            (reply, text, logprobs, finished) => new Completion(reply.Id, "text_completion", reply.Created, reply.Model,
+                [new CompletionChoice(text, 0, OpenAIReply.CompletionLogprobs(logprobs), OpenAIReply.FinishReason(finished))],
+                OpenAIReply.Usage(finished), reply.SystemFingerprint));
+
+    /// <summary>
+    /// What both endpoints do with a checked request: queue it, then stream the answer (<paramref name="stream"/>) or read
+    /// the reply to its end and answer it as JSON (<paramref name="answer"/>) with the timing headers.
+    /// </summary>
+    static async Task<Results<Ok<TAnswer>, TStream, JsonHttpResult<OpenAIErrorResponse>, EmptyHttpResult>> AnswerAsync<TAnswer, TStream>(
+        HttpContext http, Checked<OpenAIGeneration> request, GenerationQueue queue, bool chat,
+        Func<RunningGeneration, OpenAIReply, bool, TStream> stream,
+        Func<OpenAIReply, string, List<TokenLogprobEntry>?, FinishedGeneration, TAnswer> answer)
+        where TStream : IResult
     {
-        var loaded = http.LoadedModel();
-        var request = validator.Validate(body, loaded);
         if (!request.Passed) return OpenAIErrors.Result(request.Error, http);
+        var loaded = http.LoadedModel();
         var started = queue.Submit(loaded, request.Value.Generation, http);
         if (!started.Passed) return OpenAIErrors.Result(started.Error, http);
-        var reply = new OpenAIReply(loaded, request.Value, chat: true);
-        if (request.Value.Stream) return new ChatCompletionStreamResult(started.Value, Heartbeat(api), reply, request.Value.IncludeUsage);
+        var reply = new OpenAIReply(loaded, request.Value, chat);
+        if (request.Value.Stream) return stream(started.Value, reply, request.Value.IncludeUsage);
 
         using var running = started.Value;
         var (result, text, logprobs) = await ReadReplyAsync(running, reply, request.Value.Logprobs);
         if (result is null) return TypedResults.Empty; // nobody is listening any more
         if (!result.Passed) return OpenAIErrors.Result(result.Error, http);
-        var finished = result.Value;
-        TimingHeaders.Write(http.Response, finished);
-        var choice = new ChatCompletionChoice(0, new ChatCompletionMessage("assistant", text, null),
-            OpenAIReply.ChatLogprobs(logprobs), OpenAIReply.FinishReason(finished));
-        return TypedResults.Ok(new ChatCompletion(reply.Id, "chat.completion", reply.Created, reply.Model, [choice],
-            OpenAIReply.Usage(finished), reply.SystemFingerprint));
-    }
-
-    static async Task<Results<Ok<Completion>, CompletionStreamResult, JsonHttpResult<OpenAIErrorResponse>, EmptyHttpResult>> Completions(
-        CompletionRequest body, HttpContext http, OpenAIRequestValidator validator, GenerationQueue queue, IOptions<ApiOptions> api)
-    {
-        var loaded = http.LoadedModel();
-        var request = validator.Validate(body, loaded);
-        if (!request.Passed) return OpenAIErrors.Result(request.Error, http);
-        var started = queue.Submit(loaded, request.Value.Generation, http);
-        if (!started.Passed) return OpenAIErrors.Result(started.Error, http);
-        var reply = new OpenAIReply(loaded, request.Value, chat: false);
-        if (request.Value.Stream) return new CompletionStreamResult(started.Value, Heartbeat(api), reply, request.Value.IncludeUsage);
-
-        using var running = started.Value;
-        var (result, text, logprobs) = await ReadReplyAsync(running, reply, request.Value.Logprobs);
-        if (result is null) return TypedResults.Empty;
-        if (!result.Passed) return OpenAIErrors.Result(result.Error, http);
-        var finished = result.Value;
-        TimingHeaders.Write(http.Response, finished);
-        var choice = new CompletionChoice(text, 0, OpenAIReply.CompletionLogprobs(logprobs), OpenAIReply.FinishReason(finished));
-        return TypedResults.Ok(new Completion(reply.Id, "text_completion", reply.Created, reply.Model, [choice],
-            OpenAIReply.Usage(finished), reply.SystemFingerprint));
+        TimingHeaders.Write(http.Response, result.Value);
+        return TypedResults.Ok(answer(reply, text, logprobs, result.Value));
     }
 
     /// <summary>A JSON answer's whole reply: how the generation ended, the text, and the log-probabilities if asked for.</summary>
