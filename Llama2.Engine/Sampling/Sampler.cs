@@ -37,6 +37,14 @@ public sealed class Sampler
     public SamplingOptions Options => _options;
 
     /// <summary>
+    /// After <see cref="Sample(Span{float}, ReadOnlySpan{int}, int, out float)"/>: the
+    /// <see cref="SamplingOptions.TopLogprobs"/> most likely tokens (most likely first, ties in id order) with their
+    /// log-probabilities, under the distribution the pick was drawn from; empty when not asked for. Overwritten by the
+    /// next call.
+    /// </summary>
+    public ReadOnlySpan<TokenLogprob> TopLogprobs => _top;
+
+    /// <summary>
     /// Picks the next token, every token of <paramref name="history"/> counting as generated (for the presence and
     /// frequency penalties). See <see cref="Sample(Span{float}, ReadOnlySpan{int}, int, out float)"/>.
     /// </summary>
@@ -78,14 +86,6 @@ public sealed class Sampler
         if (_top is not null) FindTopLogprobs(logits, 0f, _top);
         return next;
     }
-
-    /// <summary>
-    /// After <see cref="Sample(Span{float}, ReadOnlySpan{int}, int, out float)"/>: the
-    /// <see cref="SamplingOptions.TopLogprobs"/> most likely tokens (most likely first, ties in id order) with their
-    /// log-probabilities, under the distribution the pick was drawn from; empty when not asked for. Overwritten by the
-    /// next call.
-    /// </summary>
-    public ReadOnlySpan<TokenLogprob> TopLogprobs => _top;
 
     /// <summary>
     /// Advances the random generator as <paramref name="count"/> samples would, for picks that are thrown away (run.c's
