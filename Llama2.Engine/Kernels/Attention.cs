@@ -59,23 +59,25 @@ public static unsafe class Attention
     /// </summary>
     public static void Head(float* q, float* keys, float* values, long stride, int len, int headSize, float* att, float* output)
     {
-        switch (Simd.Width)
-        {
-            case 16: Head<Vector512<float>, Ops512>(q, keys, values, stride, len, headSize, att, output); break;
-            case 8: Head<Vector256<float>, Ops256>(q, keys, values, stride, len, headSize, att, output); break;
-            case 4: Head<Vector128<float>, Ops128>(q, keys, values, stride, len, headSize, att, output); break;
-            default: Head<float, OpsScalar>(q, keys, values, stride, len, headSize, att, output); break;
-        }
+        var head = new HeadKernel(q, keys, values, stride, len, headSize, att, output);
+        Simd.Dispatch(Simd.Width, ref head);
+    }
+
+    readonly struct HeadKernel(float* q, float* keys, float* values, long stride, int len, int headSize, float* att, float* output)
+        : IWidthKernel
+    {
+        public void Run<TVec, TOps>() where TVec : struct where TOps : struct, IVectorOps<TVec> =>
+            Head<TVec, TOps>(q, keys, values, stride, len, headSize, att, output);
     }
 
     static void Head<TVec, TOps>(float* q, float* keys, float* values, long stride, int len, int headSize, float* att, float* output)
         where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
-        // Scores: the same dot-product kernel as the matmuls, four cache rows at a time.
+        // Scores: the same dot-product kernels as the matmuls, four cache rows at a time (prefetching the next four).
         float scale = 1f / MathF.Sqrt(headSize);
         int t = 0;
-        for (; t <= len - 4; t += 4) MatMul.Dot4x1<TVec, TOps>(keys + t * stride, stride, q, headSize, att + t);
-        for (; t < len; t++) att[t] = MatMul.Dot<TVec, TOps>(keys + t * stride, q, headSize);
+        for (; t <= len - 4; t += 4) Tiles.Dot4x1<TVec, TOps>(keys + t * stride, stride, q, headSize, att + t, NextBlockPrefetch.AllRows);
+        for (; t < len; t++) att[t] = Tiles.Dot<TVec, TOps>(keys + t * stride, q, headSize);
         var scores = new Span<float>(att, len);
         for (t = 0; t < len; t++) scores[t] *= scale;
         Ops.Softmax(scores);

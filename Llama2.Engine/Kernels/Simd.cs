@@ -70,6 +70,16 @@ internal unsafe struct OpsScalar : IVectorOps<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float v) => v;
 }
 
+/// <summary>
+/// A kernel written once, generic over the vector operations; <see cref="Simd.Dispatch"/> runs the copy for one width.
+/// Implemented by small structs that carry the kernel's arguments: the JIT compiles a specialised copy of
+/// <see cref="Run"/> for each width, and a dispatch costs a switch, with no allocation and no delegate.
+/// </summary>
+internal interface IWidthKernel
+{
+    void Run<TVec, TOps>() where TVec : struct where TOps : struct, IVectorOps<TVec>;
+}
+
 /// <summary>The vector width the kernels use, chosen once at start-up from what the CPU accelerates.</summary>
 public static class Simd
 {
@@ -80,4 +90,19 @@ public static class Simd
         Vector128.IsHardwareAccelerated ? 4 : 1;
 
     public static string Name => Width switch { 16 => "Vector512", 8 => "Vector256", 4 => "Vector128", _ => "scalar" };
+
+    /// <summary>
+    /// Runs <paramref name="kernel"/> at <paramref name="width"/> floats per vector: 16, 8 or 4, anything else scalar.
+    /// The one place a run-time width becomes the type arguments of a kernel (tests pass each width in turn).
+    /// </summary>
+    internal static void Dispatch<TKernel>(int width, ref TKernel kernel) where TKernel : struct, IWidthKernel
+    {
+        switch (width)
+        {
+            case 16: kernel.Run<Vector512<float>, Ops512>(); break;
+            case 8: kernel.Run<Vector256<float>, Ops256>(); break;
+            case 4: kernel.Run<Vector128<float>, Ops128>(); break;
+            default: kernel.Run<float, OpsScalar>(); break;
+        }
+    }
 }
