@@ -1,3 +1,4 @@
+using Llama2.Engine.Kernels;
 using Llama2.Engine.Sampling;
 
 namespace Llama2.Engine.Tests.Sampling;
@@ -87,7 +88,7 @@ public sealed class SamplerTests
             var options = new SamplingOptions { Temperature = 0.5f + (float)random.NextDouble(), TopP = 0.05f + 0.9f * (float)random.NextDouble(), Seed = (ulong)(trial + 1) };
 
             var probabilities = logits.Select(l => l / options.Temperature).ToArray();
-            Sampler.Softmax(probabilities);
+            Ops.Softmax(probabilities);
             var rng = new XorShiftRandom(options.Seed);
             float coin = rng.NextSingle();
             int expected = ReferenceTopP(probabilities, options.TopP, coin);

@@ -78,7 +78,7 @@ public sealed class Sampler
         }
 
         TensorPrimitives.Divide(logits, _options.Temperature, logits);
-        Softmax(logits);
+        Ops.Softmax(logits); // run.c's softmax, bit for bit
         float coin = _random.NextSingle();
         float topP = _options.TopP;
         int next = topP <= 0 || topP >= 1 ? SampleMultinomial(logits, coin) : SampleTopP(logits, topP, coin);
@@ -96,9 +96,6 @@ public sealed class Sampler
         if (_options.IsGreedy) return;
         for (int i = 0; i < count; i++) _random.NextSingle();
     }
-
-    /// <summary>run.c's softmax, bit for bit (the same as attention's, <see cref="Ops.Softmax"/>).</summary>
-    public static void Softmax(Span<float> x) => Ops.Softmax(x);
 
     static int SampleMultinomial(ReadOnlySpan<float> probabilities, float coin)
     {
