@@ -46,49 +46,6 @@ public sealed class LlamaModel : IDisposable
         new(this, request, state ?? Transformer.CreateState());
 
     /// <summary>
-    /// Generates on a background thread and streams the tokens. Cancelling stops the generation before the next
-    /// forward pass. The last token carries the finish reason and the summary. However the enumeration ends (finished,
-    /// cancelled, or the caller stops early), the background thread has stopped by then, so the model can be disposed.
-    /// </summary>
-    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(GenerationRequest request,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var sequence = StartSequence(request);
-        var channel = System.Threading.Channels.Channel.CreateBounded<GeneratedToken>(
-            new System.Threading.Channels.BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var producer = Task.Factory.StartNew(() =>
-        {
-            try
-            {
-                while (!stop.IsCancellationRequested && sequence.Next() is { } token)
-                    if (!channel.Writer.TryWrite(token))
-                        channel.Writer.WriteAsync(token, stop.Token).AsTask().GetAwaiter().GetResult();
-                channel.Writer.TryComplete();
-            }
-            catch (Exception e)
-            {
-                channel.Writer.TryComplete(e is OperationCanceledException ? null : e);
-            }
-        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-
-        try
-        {
-            await foreach (var token in channel.Reader.ReadAllAsync(cancellationToken))
-            {
-                cancellationToken.ThrowIfCancellationRequested(); // tokens already buffered are not delivered
-                yield return token;
-            }
-        }
-        finally
-        {
-            // The consumer may leave mid-stream: stop the producer and wait for its current forward pass to end.
-            stop.Cancel();
-            await producer.ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
     /// Runs the code paths of serving a few dozen times on scratch caches: decode steps of one and of
     /// <paramref name="sequences"/> sequences together, prompt chunks, and top-p sampling. The JIT compiles the kernels
     /// unoptimised at first and optimises them after some calls, so without this the first requests of a server run

@@ -162,26 +162,4 @@ public sealed class GenerationTests : IDisposable
             _model.StartSequence(new GenerationRequest { PromptIds = Enumerable.Repeat(5, 65).ToArray() }));
         Assert.Contains("context is 64", e.Message);
     }
-
-    [Fact]
-    public async Task Async_generation_streams_the_same_tokens()
-    {
-        var expected = Run(Sampled(9)).Select(t => t.Id).ToList();
-        var actual = new List<int>();
-        await foreach (var token in _model.GenerateAsync(Sampled(9), TestContext.Current.CancellationToken)) actual.Add(token.Id);
-        Assert.Equal(expected, actual);
-    }
-
-    [Fact]
-    public async Task Cancelling_async_generation_stops_it()
-    {
-        using var cts = new CancellationTokenSource();
-        var received = 0;
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
-        {
-            await foreach (var _ in _model.GenerateAsync(Sampled(9, maxNewTokens: null), cts.Token))
-                if (++received == 3) cts.Cancel();
-        });
-        Assert.Equal(3, received);
-    }
 }
