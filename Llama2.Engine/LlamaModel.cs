@@ -49,7 +49,7 @@ public sealed class LlamaModel : IDisposable
     /// Runs the code paths of serving a few dozen times on scratch caches: decode steps of one and of
     /// <paramref name="sequences"/> sequences together, prompt chunks, and top-p sampling. The JIT compiles the kernels
     /// unoptimised at first and optimises them after some calls, so without this the first requests of a server run
-    /// several times slower (the first tokens of 8 streams on the 110M shape took ~450 ms instead of ~50).
+    /// several times slower.
     /// </summary>
     public void WarmUp(int sequences, int steps = 40)
     {

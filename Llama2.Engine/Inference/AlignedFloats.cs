@@ -3,10 +3,8 @@ namespace Llama2.Engine.Inference;
 /// <summary>
 /// A float buffer whose first element sits on a 64-byte boundary (a cache line, one Vector512). Activation rows are
 /// a multiple of 16 floats long in every model shape we know, so no kernel load of an activation straddles two
-/// lines. A plain array starts wherever the GC put it: a 4 × 6 tile whose activations straddle lines ran at 86 against
-/// 131 GFLOP/s (C, one thread, 126 tokens, n = d = 768), and a 128-token prefill with the activations aligned against
-/// deliberately misaligned ran ×1.07 (110M) and ×1.035 (15M) faster (in-process A/B, alternating). Pinned, so the
-/// alignment holds.
+/// lines. A plain array starts wherever the GC put it, and a tile whose activation loads straddle lines costs two
+/// cache accesses per load where it would cost one. Pinned, so the alignment holds.
 /// </summary>
 internal sealed unsafe class AlignedFloats
 {

@@ -9,7 +9,7 @@ namespace Llama2.Engine.Kernels;
 /// the one run.c calls on x86-64 and <see cref="MathF.Exp"/> calls on Linux), four at a time.
 /// <para>
 /// Why exact: the sampler's softmax decides which token is drawn, and run.c's draw must come out the same. Why not
-/// MathF.Exp: one call per element costs ~4 ns, 130 µs for a 32000-token vocabulary per sampled token.
+/// MathF.Exp: it is a call per element, a whole vocabulary of them per sampled token; this computes four at a time.
 /// </para>
 /// <para>
 /// The algorithm is glibc's (ARM's optimized-routines): in double precision, x·32/ln2 = k + r with k an integer and
