@@ -190,8 +190,9 @@ public sealed class KernelTests
     /// that key row, scaled, softmax, then each output element the positions' values summed in order by fused
     /// multiply-adds. Head sizes around the vector widths, and cache lengths around the kernels' row groups.
     /// </summary>
-    [Fact]
-    public unsafe void Attention_head_equals_its_unfused_steps_bitwise()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public unsafe void Attention_head_equals_its_unfused_steps_bitwise(int width)
     {
         var random = new Random(11);
         foreach (int headSize in new[] { 8, 20, 48, 64, 96, 128 })
@@ -203,13 +204,13 @@ public sealed class KernelTests
                 var output = new float[headSize];
                 var att = new float[len];
                 fixed (float* pq = q, pc = cache, po = output, pa = att)
-                    Attention.Head(pq, pc + headSize, pc + len * stride + headSize, stride, len, headSize, pa, po);
+                    Attention.Head(width, pq, pc + headSize, pc + len * stride + headSize, stride, len, headSize, pa, po);
 
                 var scores = new float[len];
                 for (int t = 0; t < len; t++)
                 {
                     var key = cache.AsSpan(t * stride + headSize, headSize);
-                    MatMul.Gemm(Simd.Width, scores.AsSpan(t, 1), q, key, headSize, 1, 1);
+                    MatMul.Gemm(width, scores.AsSpan(t, 1), q, key, headSize, 1, 1);
                     scores[t] *= 1f / MathF.Sqrt(headSize);
                 }
                 Ops.Softmax(scores);
@@ -220,8 +221,8 @@ public sealed class KernelTests
                     for (int t = 0; t < len; t++) o = MathF.FusedMultiplyAdd(cache[len * stride + t * stride + headSize + i], scores[t], o);
                     expected[i] = o;
                 }
-                Bitwise.AssertEqual(scores, att, $"scores, head size {headSize}, {len} positions");
-                Bitwise.AssertEqual(expected, output, $"output, head size {headSize}, {len} positions");
+                Bitwise.AssertEqual(scores, att, $"scores, width {width}, head size {headSize}, {len} positions");
+                Bitwise.AssertEqual(expected, output, $"output, width {width}, head size {headSize}, {len} positions");
             }
     }
 

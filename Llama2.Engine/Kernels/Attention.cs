@@ -29,17 +29,38 @@ public static unsafe class Attention
         fixed (float* pq = q, po = output, pa = att)
         fixed (KvView* pv = views)
         {
-            var job = new Job(pq, po, pa, pv, heads, heads / kvHeads, headSize, kvHeads * headSize, seqLen, longest);
+            var job = new Job(Simd.Width, pq, po, pa, pv, heads, heads / kvHeads, headSize, kvHeads * headSize, seqLen, longest);
             Workers.For(tokens * heads, ref job);
         }
     }
 
-    readonly struct Job(float* q, float* output, float* att, KvView* views,
+    /// <summary>
+    /// One head of one token, <see cref="Head{TVec, TOps}"/>, at a given vector width (16, 8, 4 or 1), so that tests
+    /// can check every rung of the ladder.
+    /// </summary>
+    internal static void Head(int width, float* q, float* keys, float* values, int stride, int len, int headSize, float* att, float* output)
+    {
+        var view = new KvView(keys, values, len);
+        new Job(width, q, output, att, &view, heads: 1, kvMul: 1, headSize, kvDim: stride, seqLen: len, longest: len).Run(0, 1);
+    }
+
+    readonly struct Job(int width, float* q, float* output, float* att, KvView* views,
         int heads, int kvMul, int headSize, int kvDim, int seqLen, int longest) : IRowJob
     {
         public long CostPerRow => 2L * longest * headSize;
 
         public void Run(int start, int end)
+        {
+            var rows = new Rows(this, start, end);
+            Simd.Dispatch(width, ref rows);
+        }
+
+        readonly struct Rows(Job job, int start, int end) : IWidthKernel
+        {
+            public void Run<TVec, TOps>() where TVec : struct where TOps : struct, IVectorOps<TVec> => job.Run<TVec, TOps>(start, end);
+        }
+
+        void Run<TVec, TOps>(int start, int end) where TVec : struct where TOps : struct, IVectorOps<TVec>
         {
             for (int row = start; row < end; row++)
             {
@@ -47,7 +68,7 @@ public static unsafe class Attention
                 var view = views[t];
                 long kvOffset = (long)(h / kvMul) * headSize;
                 long qOffset = (long)t * heads * headSize + (long)h * headSize;
-                Head(q + qOffset, view.Keys + kvOffset, view.Values + kvOffset, kvDim, view.Length, headSize,
+                Head<TVec, TOps>(q + qOffset, view.Keys + kvOffset, view.Values + kvOffset, kvDim, view.Length, headSize,
                     att + (long)row * seqLen, output + qOffset);
             }
         }
@@ -56,20 +77,10 @@ public static unsafe class Attention
     /// <summary>
     /// output (headSize) = Σ_t softmax_t(q · k_t / √headSize) v_t over positions t in [0, len). Key and value rows of
     /// consecutive positions are <paramref name="stride"/> floats apart (the cache's kv_dim). att (len) is scratch.
+    /// Compiled on its own, never inlined: inlined into the width dispatch above it, its loops run short of registers
+    /// and the head is markedly slower.
     /// </summary>
-    public static void Head(float* q, float* keys, float* values, long stride, int len, int headSize, float* att, float* output)
-    {
-        var head = new HeadKernel(q, keys, values, stride, len, headSize, att, output);
-        Simd.Dispatch(Simd.Width, ref head);
-    }
-
-    readonly struct HeadKernel(float* q, float* keys, float* values, long stride, int len, int headSize, float* att, float* output)
-        : IWidthKernel
-    {
-        public void Run<TVec, TOps>() where TVec : struct where TOps : struct, IVectorOps<TVec> =>
-            Head<TVec, TOps>(q, keys, values, stride, len, headSize, att, output);
-    }
-
+    [MethodImpl(MethodImplOptions.NoInlining)]
     static void Head<TVec, TOps>(float* q, float* keys, float* values, long stride, int len, int headSize, float* att, float* output)
         where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
