@@ -29,7 +29,7 @@ internal static unsafe class Tiles
     /// </summary>
     public static int TileTokens(int remaining) => remaining >= 10 ? TokenBlock : remaining > TokenBlock ? 4 : remaining;
 
-    /// <summary>Kernel calls for a tile of this many tokens (see <see cref="Tile"/>).</summary>
+    /// <summary>Kernel calls for a tile of this many tokens (see <see cref="Tile{TVec, TOps}"/>).</summary>
     public static int KernelCalls(int tokens) => tokens == TokenBlock ? 1 : tokens >= 4 ? tokens - 3 : tokens;
 
     /// <summary>Kernel calls per block of 4 rows for a batch of <paramref name="tokens"/>: its tiles' calls together.</summary>
