@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using Llama2.Engine.Kernels;
 
 namespace Llama2.Bench;
@@ -43,16 +42,19 @@ static class FmaPeak
             for (int row = start; row < end; row++)
             {
                 long began = Stopwatch.GetTimestamp();
-                double flops = Simd.Width switch
-                {
-                    16 => Chains<Vector512<float>, Ops512>(),
-                    8 => Chains<Vector256<float>, Ops256>(),
-                    4 => Chains<Vector128<float>, Ops128>(),
-                    _ => Chains<float, OpsScalar>(),
-                };
+                var chains = new ChainsKernel();
+                Simd.Dispatch(Simd.Width, ref chains);
+                double flops = chains.Flops;
                 rates[row] = flops / Stopwatch.GetElapsedTime(began).TotalSeconds;
             }
         }
+    }
+
+    /// <summary>The chains at one vector width; <see cref="Flops"/> is what they did.</summary>
+    struct ChainsKernel : IWidthKernel
+    {
+        public double Flops;
+        public void Run<TVec, TOps>() where TVec : struct where TOps : struct, IVectorOps<TVec> => Flops = Chains<TVec, TOps>();
     }
 
     // Optimized from the first call and never inlined: other copies kept the chains in memory, not in registers
