@@ -9,7 +9,10 @@ internal enum Triangle
 {
     /// <summary>The whole product.</summary>
     None,
-    /// <summary>Only C[i, j] with j ≤ i (scores: a query sees the keys up to its own position); the rest is not written.</summary>
+    /// <summary>
+    /// Only C[i, j] with j ≤ i is needed (scores: a query sees the keys up to its own position): a tile of rows stops at
+    /// its last row's column, so entries above the diagonal hold garbage.
+    /// </summary>
     LowerColumns,
     /// <summary>A[i, p] is zero for p &gt; i, so row i sums over p ≤ i only (probabilities × values).</summary>
     SumUpToRow,
