@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 using System.Numerics.Tensors;
 using Llama2.Engine.Kernels;
 using Llama2.Training.Kernels;
@@ -44,6 +45,7 @@ internal static unsafe class Attention
     public static void Forward(Shape s, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
         Span<float> probabilities, Span<float> scratch)
     {
+        using var timing = OperationTimes.Measure(Operation.AttentionForward);
         s.Check();
         long tokens = s.Tokens;
         if (q.Length < tokens * s.Dim || output.Length < tokens * s.Dim || k.Length < tokens * s.KvDim || v.Length < tokens * s.KvDim ||
@@ -63,6 +65,7 @@ internal static unsafe class Attention
     public static void Backward(Shape s, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> probabilities, Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch)
     {
+        using var timing = OperationTimes.Measure(Operation.AttentionBackward);
         s.Check();
         long tokens = s.Tokens;
         if (q.Length < tokens * s.Dim || dOutput.Length < tokens * s.Dim || dq.Length < tokens * s.Dim ||

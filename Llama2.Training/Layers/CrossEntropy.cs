@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 using System.Numerics.Tensors;
 using Llama2.Engine.Kernels;
 
@@ -16,6 +17,7 @@ internal static unsafe class CrossEntropy
     /// </summary>
     public static void Run(Span<float> logits, ReadOnlySpan<int> targets, Span<float> losses, int rows, int vocab, float? gradientScale)
     {
+        using var timing = OperationTimes.Measure(Operation.CrossEntropy);
         if (rows < 0 || vocab <= 0 || logits.Length < (long)rows * vocab || targets.Length < rows || losses.Length < rows)
             throw new ArgumentException("cross-entropy sizes do not match");
         foreach (int target in targets[..rows])

@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 namespace Llama2.Training.Layers;
 
 /// <summary>The token embedding: row t of x is row token[t] of the table (vocab × dim). Its backward adds each row's gradient back.</summary>
@@ -5,6 +6,7 @@ internal static class Embedding
 {
     public static void Forward(Span<float> x, ReadOnlySpan<float> table, ReadOnlySpan<int> tokens, int dim)
     {
+        using var timing = OperationTimes.Measure(Operation.Embedding);
         int vocab = table.Length / dim;
         for (int t = 0; t < tokens.Length; t++)
         {
@@ -16,6 +18,7 @@ internal static class Embedding
     /// <summary>dTable[token[t]] += dx[t], in token order (a token seen twice sums the same way every time).</summary>
     public static void Backward(Span<float> dTable, ReadOnlySpan<float> dx, ReadOnlySpan<int> tokens, int dim)
     {
+        using var timing = OperationTimes.Measure(Operation.Embedding);
         for (int t = 0; t < tokens.Length; t++)
         {
             var row = dTable.Slice(tokens[t] * dim, dim);

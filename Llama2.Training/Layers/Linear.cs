@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 using Llama2.Training.Kernels;
 
 namespace Llama2.Training.Layers;
@@ -12,6 +13,7 @@ internal static unsafe class Linear
     /// <summary>y (tokens × d) = x (tokens × n) · Wᵀ, or y += … with <paramref name="accumulate"/> (a residual add).</summary>
     public static void Forward(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> wT, int tokens, int n, int d, bool accumulate = false)
     {
+        using var timing = OperationTimes.Measure(Operation.LinearForward);
         Check(tokens, n, d, y.Length, (long)tokens * d, x.Length, (long)tokens * n, wT.Length);
         fixed (float* py = y, px = x, pw = wT)
             Gemm.Run(new GemmOperands(tokens, d, n, px, n, 1, pw, d, py, d, accumulate));
@@ -20,6 +22,7 @@ internal static unsafe class Linear
     /// <summary>dx (tokens × n) = dy (tokens × d) · W, or dx += … with <paramref name="accumulate"/>.</summary>
     public static void BackwardInput(Span<float> dx, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, int tokens, int n, int d, bool accumulate)
     {
+        using var timing = OperationTimes.Measure(Operation.LinearBackwardInput);
         Check(tokens, n, d, dx.Length, (long)tokens * n, dy.Length, (long)tokens * d, w.Length);
         fixed (float* pdx = dx, pdy = dy, pw = w)
             Gemm.Run(new GemmOperands(tokens, n, d, pdy, d, 1, pw, n, pdx, n, accumulate));
@@ -28,6 +31,7 @@ internal static unsafe class Linear
     /// <summary>dW (d × n) += dyᵀ · x: the gradient summed over the tokens, in token order.</summary>
     public static void BackwardWeight(Span<float> dw, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int tokens, int n, int d)
     {
+        using var timing = OperationTimes.Measure(Operation.LinearBackwardWeight);
         Check(tokens, n, d, dy.Length, (long)tokens * d, x.Length, (long)tokens * n, dw.Length);
         fixed (float* pdw = dw, pdy = dy, px = x)
             Gemm.Run(new GemmOperands(d, n, tokens, pdy, 1, d, px, n, pdw, n, accumulate: true));

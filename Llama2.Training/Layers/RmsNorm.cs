@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using Llama2.Engine.Kernels;
@@ -13,6 +14,7 @@ internal static unsafe class RmsNorm
     /// <summary>y = RMSNorm(x) · w for each of the tokens' rows; rstd[t] keeps each row's r for the backward pass.</summary>
     public static void Forward(Span<float> y, Span<float> rstd, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int tokens, int dim)
     {
+        using var timing = OperationTimes.Measure(Operation.RmsNormForward);
         Check(y.Length, rstd.Length, x.Length, w.Length, tokens, dim);
         fixed (float* py = y, pr = rstd, px = x, pw = w)
         {
@@ -28,6 +30,7 @@ internal static unsafe class RmsNorm
     public static void Backward(Span<float> dx, Span<float> dw, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> w,
         ReadOnlySpan<float> rstd, int tokens, int dim)
     {
+        using var timing = OperationTimes.Measure(Operation.RmsNormBackward);
         Check(dx.Length, rstd.Length, x.Length, w.Length, tokens, dim);
         if (dy.Length < (long)tokens * dim || dw.Length < dim) throw new ArgumentException("RMSNorm gradient sizes do not match");
         fixed (float* pdx = dx, pdw = dw, pdy = dy, px = x, pw = w, pr = rstd)

@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 using Llama2.Engine.Inference;
 using Llama2.Engine.Kernels;
 
@@ -41,10 +42,18 @@ internal sealed unsafe class Rope
     public ReadOnlySpan<float> Sin(int pos) => _sin.AsSpan(pos * Pairs, Pairs);
 
     /// <summary>Rotates each row (width floats, whole heads) of the tokens in place, row t at position t mod seqLen.</summary>
-    public void Forward(Span<float> rows, int tokens, int width, int seqLen) => Run(rows, tokens, width, seqLen, inverse: false);
+    public void Forward(Span<float> rows, int tokens, int width, int seqLen)
+    {
+        using var timing = OperationTimes.Measure(Operation.RopeForward);
+        Run(rows, tokens, width, seqLen, inverse: false);
+    }
 
     /// <summary>The gradient of <see cref="Forward"/>: rotates each row of d(output) back, in place, into d(input).</summary>
-    public void Backward(Span<float> rows, int tokens, int width, int seqLen) => Run(rows, tokens, width, seqLen, inverse: true);
+    public void Backward(Span<float> rows, int tokens, int width, int seqLen)
+    {
+        using var timing = OperationTimes.Measure(Operation.RopeBackward);
+        Run(rows, tokens, width, seqLen, inverse: true);
+    }
 
     void Run(Span<float> rows, int tokens, int width, int seqLen, bool inverse)
     {

@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using Llama2.Engine.Kernels;
@@ -13,6 +14,7 @@ internal static unsafe class SwiGlu
     /// <summary>g = silu(h1) ⊙ h3, rows of width elements.</summary>
     public static void Forward(Span<float> g, ReadOnlySpan<float> h1, ReadOnlySpan<float> h3, int tokens, int width)
     {
+        using var timing = OperationTimes.Measure(Operation.SwiGluForward);
         Check(tokens, width, g.Length, h1.Length, h3.Length);
         fixed (float* pg = g, p1 = h1, p3 = h3)
         {
@@ -25,6 +27,7 @@ internal static unsafe class SwiGlu
     public static void Backward(Span<float> dh1, Span<float> dh3, ReadOnlySpan<float> dg, ReadOnlySpan<float> h1, ReadOnlySpan<float> h3,
         int tokens, int width)
     {
+        using var timing = OperationTimes.Measure(Operation.SwiGluBackward);
         Check(tokens, width, dh1.Length, h1.Length, h3.Length);
         Check(tokens, width, dh3.Length, dg.Length, dg.Length);
         fixed (float* pd1 = dh1, pd3 = dh3, pdg = dg, p1 = h1, p3 = h3)

@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
 using Llama2.Training.Kernels;
@@ -30,6 +31,7 @@ internal sealed unsafe class TransposedWeights
     /// <summary>Transposes every matrix of <paramref name="parameters"/>, one matrix per unit of work.</summary>
     public void Refresh(ReadOnlySpan<float> parameters)
     {
+        using var timing = OperationTimes.Measure(Operation.TransposeWeights);
         if (parameters.Length < _layout.Count) throw new ArgumentException("parameter buffer too short", nameof(parameters));
         fixed (float* p = parameters, t = _buffer)
         {

@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 using System.Numerics;
 using Llama2.Engine.Inference;
 using Llama2.Engine.Kernels;
@@ -43,6 +44,7 @@ public sealed unsafe class AdamW
     /// <summary>One update of every parameter with its gradient at learning rate <paramref name="lr"/>.</summary>
     public void Step(Span<float> parameters, ReadOnlySpan<float> gradients, float lr)
     {
+        using var timing = OperationTimes.Measure(Operation.AdamW);
         if (parameters.Length != _m.Length || gradients.Length != _m.Length) throw new ArgumentException("parameter and gradient buffers must match the optimiser's");
         StepCount++;
         float bias1 = 1f - MathF.Pow(Beta1, StepCount);

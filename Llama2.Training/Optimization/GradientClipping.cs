@@ -1,3 +1,4 @@
+using Llama2.Training.Diagnostics;
 using System.Numerics.Tensors;
 using Llama2.Engine.Kernels;
 
@@ -15,6 +16,7 @@ public static unsafe class GradientClipping
     /// <summary>The global L2 norm of the gradients before clipping.</summary>
     public static float Clip(Span<float> gradients, float maxNorm)
     {
+        using var timing = OperationTimes.Measure(Operation.GradientClipping);
         float norm = Norm(gradients);
         if (maxNorm > 0 && norm > maxNorm) TensorPrimitives.Multiply(gradients, maxNorm / (norm + 1e-6f), gradients);
         return norm;
