@@ -13,29 +13,6 @@ namespace Llama2.Training.Tests;
 /// </summary>
 public sealed class ModelGradientTests
 {
-    /// <summary>Weights far from model.py's 0.02 so that every path carries a gradient well above rounding.</summary>
-    static TrainingModel ModelWithRandomWeights(ModelConfig config, int sequences, int seed)
-    {
-        var model = new TrainingModel(config, sequences);
-        var random = new Random(seed);
-        var p = model.Parameters;
-        var layout = model.Layout;
-        foreach (var tensor in layout.Tensors)
-        {
-            var view = p.Slice((int)layout.Offset(tensor), (int)layout.ElementCount(tensor));
-            bool gain = tensor is TensorKind.RmsAtt or TensorKind.RmsFfn or TensorKind.RmsFinal;
-            for (int i = 0; i < view.Length; i++) view[i] = gain ? 1f + 0.2f * (float)(random.NextDouble() - 0.5) : 0.4f * (float)(random.NextDouble() - 0.5);
-        }
-        model.ParametersChanged();
-        return model;
-    }
-
-    static (int[] Inputs, int[] Targets) RandomTokens(int count, int vocab, int seed)
-    {
-        var random = new Random(seed);
-        return (Enumerable.Range(0, count).Select(_ => random.Next(vocab)).ToArray(), Enumerable.Range(0, count).Select(_ => random.Next(vocab)).ToArray());
-    }
-
     [Theory]
     [InlineData(8, 16, 2, 2, 1, 11, 5, 2, 0)]    // the tiny model: every parameter differenced
     [InlineData(32, 48, 2, 2, 1, 19, 9, 2, 700)] // head size 16, rows of whole vectors: a sample of 700 parameters
@@ -43,8 +20,8 @@ public sealed class ModelGradientTests
         int vocab, int seqLen, int sequences, int sample)
     {
         var config = ModelShape.Create(dim, layers, heads, kvHeads, vocab, seqLen, hiddenDim: hidden);
-        var model = ModelWithRandomWeights(config, sequences, seed: 7);
-        var (inputs, targets) = RandomTokens(sequences * seqLen, vocab, seed: 8);
+        var model = TestModels.WithRandomWeights(config, sequences, seed: 7);
+        var (inputs, targets) = TestModels.RandomTokens(sequences * seqLen, vocab, seed: 8);
 
         model.ZeroGradients();
         float loss = model.ForwardBackward(inputs, targets, sequences, seqLen);
@@ -70,8 +47,8 @@ public sealed class ModelGradientTests
     public void MicroBatchesAccumulateToTheGradientOfTheirMean()
     {
         var config = ModelShape.Create(16, 1, 2, 1, 13, 6, hiddenDim: 24);
-        var model = ModelWithRandomWeights(config, sequences: 2, seed: 9);
-        var (inputs, targets) = RandomTokens(12, 13, seed: 10);
+        var model = TestModels.WithRandomWeights(config, sequences: 2, seed: 9);
+        var (inputs, targets) = TestModels.RandomTokens(12, 13, seed: 10);
 
         model.ZeroGradients();
         float whole = model.ForwardBackward(inputs, targets, 2, 6);
@@ -90,8 +67,8 @@ public sealed class ModelGradientTests
     public void AStepGivesTheSameBitsOnOneThreadAsOnTwo()
     {
         var config = ModelShape.Create(64, 2, 4, 2, 67, 33, hiddenDim: 96);
-        var model = ModelWithRandomWeights(config, sequences: 3, seed: 11);
-        var (inputs, targets) = RandomTokens(3 * 33, 67, seed: 12);
+        var model = TestModels.WithRandomWeights(config, sequences: 3, seed: 11);
+        var (inputs, targets) = TestModels.RandomTokens(3 * 33, 67, seed: 12);
         int saved = Workers.ThreadCount;
         try
         {
