@@ -162,7 +162,7 @@ public sealed class TrainingRunner
         {
             new TrainingCheckpoint
             {
-                Options = o, Config = model.Config, Step = trainer.Step, BatchRandomState = batches.Random.State,
+                Options = o with { Resume = false }, Config = model.Config, Step = trainer.Step, BatchRandomState = batches.Random.State,
                 OptimizerSteps = trainer.Optimizer.StepCount,
             }.Save(runner.CheckpointPath, model, trainer.Optimizer);
             CheckpointExport.Write(runner.ModelPath, model, version: 0);

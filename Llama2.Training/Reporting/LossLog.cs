@@ -34,13 +34,14 @@ public sealed class LossLog
         var text = new StringBuilder(Header).Append('\n');
         foreach (var r in _records)
             text.Append(CultureInfo.InvariantCulture,
-                $"{r.Step},{Number(r.LearningRate)},{Number(r.TrainLoss)},{(r.ValidationLoss is { } v ? Number(v) : "")},{Number(r.TokensPerSecond)}\n");
+                $"{r.Step},{Number(r.LearningRate)},{Number(r.TrainLoss)},{(r.ValidationLoss is { } v ? Number(v) : "")},{(double.IsNaN(r.TokensPerSecond) ? "" : r.TokensPerSecond.ToString("F1", CultureInfo.InvariantCulture))}\n");
         string temporary = path + ".partial";
         File.WriteAllText(temporary, text.ToString());
         File.Move(temporary, path, overwrite: true);
     }
 
-    static string Number(double value) => double.IsNaN(value) ? "" : value.ToString("G7", CultureInfo.InvariantCulture);
+    /// <summary>A float as the shortest text that reads back as the same float.</summary>
+    static string Number(float value) => float.IsNaN(value) ? "" : value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>The rows of a loss.csv with steps up to <paramref name="lastStep"/>; a missing file gives an empty log.</summary>
     public static LossLog Load(string path, long lastStep)
