@@ -6,34 +6,17 @@ using Llama2.Training.Reporting;
 
 namespace Llama2.Training.Tests;
 
-/// <summary>
-/// Whole runs on a small corpus with structure: documents that are one of eight fixed 12-token sentences, each after
-/// BOS. After BOS the sentence is a guess among eight (ln 8 ≈ 2.08 nats); the rest of it, and the next BOS, follow
-/// from its first token, so a model that learns the sentences averages about 2.08 / 13 ≈ 0.16 nats a token.
-/// </summary>
+/// <summary>Whole runs on <see cref="TestCorpus"/>.</summary>
 public sealed class TrainingRunTests
 {
-    const int Vocab = 32;
-
-    static int[] Corpus(int documents, int seed)
-    {
-        var sentences = new Random(1).Let(r => Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 12).Select(_ => r.Next(3, Vocab)).ToArray()).ToArray());
-        var random = new Random(seed);
-        var tokens = new List<int>();
-        for (int d = 0; d < documents; d++)
-        {
-            tokens.Add(1);
-            tokens.AddRange(sentences[random.Next(sentences.Length)]);
-        }
-        return tokens.ToArray();
-    }
+    const int Vocab = TestCorpus.Vocab;
 
     static TrainingOptions Options(TempDirectory temp, int maxSteps, int evalInterval, string output = "out")
     {
         if (!File.Exists(temp.File("train.bin")))
         {
-            TokenFile.Write(temp.File("train.bin"), Corpus(3000, seed: 2));
-            TokenFile.Write(temp.File("val.bin"), Corpus(300, seed: 3));
+            TokenFile.Write(temp.File("train.bin"), TestCorpus.Documents(3000, seed: 2));
+            TokenFile.Write(temp.File("val.bin"), TestCorpus.Documents(300, seed: 3));
         }
         return new TrainingOptions
         {
@@ -159,9 +142,4 @@ public sealed class TrainingRunTests
         var e = Assert.Throws<InvalidDataException>(() => new TrainingRunner(options).Run(cancellationToken: TestContext.Current.CancellationToken));
         Assert.Contains("token 40", e.Message);
     }
-}
-
-static class Extensions
-{
-    public static TResult Let<T, TResult>(this T value, Func<T, TResult> f) => f(value);
 }
