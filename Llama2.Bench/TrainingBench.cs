@@ -133,5 +133,7 @@ static class TrainingBench
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| other (copies, batches, dispatch) | {stepMs - accounted:F2} | {(stepMs - accounted) / stepMs:P1} | | |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| step | {stepMs:F2} | 100% | | |"));
+        // The ceiling of the products' rate right now (other processes on the machine move it).
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FMA peak of the kernel threads just after: {FmaPeak.Measure() / 1e9:F0} GFLOP/s"));
     }
 }

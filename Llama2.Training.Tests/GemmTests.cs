@@ -41,8 +41,9 @@ public sealed unsafe class GemmTests
                     {
                         if (triangle == Triangle.LowerColumns && j > i)
                         {
-                            // Not computed past the tile's last row (6 rows a tile); in between, garbage.
-                            if (j >= (i / Gemm.Rows + 1) * Gemm.Rows) Assert.Equal(c0[i * n + j], c[i * n + j]);
+                            // Not written past the vector holding the tile's last row (6 rows a tile); before, garbage.
+                            if (j >= ((i / Gemm.Rows + 1) * Gemm.Rows + width - 1) / width * width) Assert.Equal(c0[i * n + j], c[i * n + j]);
+                            c[i * n + j] = 0f; // left out of the comparison between widths
                             continue;
                         }
                         double expected = accumulate ? c0[i * n + j] : 0;

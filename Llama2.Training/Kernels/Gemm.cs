@@ -107,7 +107,8 @@ internal static unsafe class Gemm
         int rows = Math.Min(Rows, o.M - i0), n = o.N, p0 = 0, p1 = o.K;
         switch (o.Triangle)
         {
-            case Triangle.LowerColumns: n = Math.Min(n, i0 + rows); break;
+            // Whole vectors up to the tile's last row: the few columns past the diagonal cost less than a scalar tail.
+            case Triangle.LowerColumns: n = Math.Min(n, (i0 + rows + TOps.Width - 1) / TOps.Width * TOps.Width); break;
             case Triangle.SumUpToRow: p1 = Math.Min(p1, i0 + rows); break;
             case Triangle.SumFromRow: p0 = Math.Min(p1, i0); break;
         }

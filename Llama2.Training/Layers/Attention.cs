@@ -1,4 +1,5 @@
 using Llama2.Training.Diagnostics;
+using System.Numerics;
 using System.Numerics.Tensors;
 using Llama2.Engine.Kernels;
 using Llama2.Training.Kernels;
@@ -116,13 +117,7 @@ internal static unsafe class Attention
                     float* p = probabilities + u.Probabilities(s, h);
                     float* qh = q + u.Head(s, h);
                     Gemm.RunSerial(new GemmOperands(t, t, hs, qh, dim, 1, kT, t, p, t, false, Triangle.LowerColumns));
-                    for (int row = 0; row < t; row++)
-                    {
-                        var scores = new Span<float>(p + (long)row * t, row + 1);
-                        TensorPrimitives.Multiply(scores, scale, scores);
-                        Ops.Softmax(scores);
-                        new Span<float>(p + (long)row * t + row + 1, t - row - 1).Clear();
-                    }
+                    for (int row = 0; row < t; row++) SoftmaxRow(p + (long)row * t, row + 1, t, scale);
                     Gemm.RunSerial(new GemmOperands(t, hs, t, p, t, 1, v + u.KvOffset, kvDim, output + u.Head(s, h), dim, false, Triangle.SumUpToRow));
                 }
             }
@@ -151,16 +146,7 @@ internal static unsafe class Attention
                     float* dOut = dOutput + u.Head(s, h);
                     // dP = dO Vᵀ, then dS = P ⊙ (dP − Σ_s P dP) / √head_size, zero above the diagonal.
                     Gemm.RunSerial(new GemmOperands(t, t, hs, dOut, dim, 1, vT, t, dS, t, false, Triangle.LowerColumns));
-                    for (int row = 0; row < t; row++)
-                    {
-                        var pRow = new ReadOnlySpan<float>(p + (long)row * t, row + 1);
-                        var dRow = new Span<float>(dS + (long)row * t, row + 1);
-                        float dot = TensorPrimitives.Dot(pRow, dRow);
-                        TensorPrimitives.Subtract(dRow, dot, dRow);
-                        TensorPrimitives.Multiply(dRow, pRow, dRow);
-                        TensorPrimitives.Multiply(dRow, scale, dRow);
-                        new Span<float>(dS + (long)row * t + row + 1, t - row - 1).Clear();
-                    }
+                    for (int row = 0; row < t; row++) SoftmaxBackwardRow(p + (long)row * t, dS + (long)row * t, row + 1, t, scale);
                     // dQ = dS K; dK += dSᵀ Q; dV += Pᵀ dO (the first query head of the group starts the sums).
                     Gemm.RunSerial(new GemmOperands(t, hs, t, dS, t, 1, k + u.KvOffset, kvDim, dq + u.Head(s, h), dim, false, Triangle.SumUpToRow));
                     Gemm.RunSerial(new GemmOperands(t, hs, t, dS, 1, t, q + u.Head(s, h), dim, dk + u.KvOffset, kvDim, !first, Triangle.SumFromRow));
@@ -168,5 +154,60 @@ internal static unsafe class Attention
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// One row of scores s (length entries, the rest of the row's width masked) into probabilities:
+    /// p = exp(scale · (s − max)) / Σ, zero past length.
+    /// </summary>
+    static void SoftmaxRow(float* row, int length, int width, float scale)
+    {
+        int n = Vector<float>.Count, i = 0;
+        float max = float.NegativeInfinity, sum = 0f;
+        if (Vector.IsHardwareAccelerated && length >= n)
+        {
+            var vmax = new Vector<float>(float.NegativeInfinity);
+            for (; i <= length - n; i += n) vmax = Vector.Max(vmax, Vector.Load(row + i));
+            for (int j = 0; j < n; j++) max = MathF.Max(max, vmax[j]);
+        }
+        for (; i < length; i++) max = MathF.Max(max, row[i]);
+
+        i = 0;
+        if (Vector.IsHardwareAccelerated && length >= n)
+        {
+            var vsum = Vector<float>.Zero;
+            var vscale = new Vector<float>(scale);
+            var vmax = new Vector<float>(max);
+            for (; i <= length - n; i += n)
+            {
+                var e = Vector.Exp((Vector.Load(row + i) - vmax) * vscale);
+                e.Store(row + i);
+                vsum += e;
+            }
+            sum = Vector.Sum(vsum);
+        }
+        for (; i < length; i++) sum += row[i] = MathF.Exp((row[i] - max) * scale);
+
+        var probabilities = new Span<float>(row, length);
+        TensorPrimitives.Multiply(probabilities, 1f / sum, probabilities);
+        new Span<float>(row + length, width - length).Clear();
+    }
+
+    /// <summary>
+    /// One row of dP (length entries) into dS = P ⊙ (dP − Σ P dP) · scale, zero past length (the gradient of the
+    /// scores before the scale, through the softmax).
+    /// </summary>
+    static void SoftmaxBackwardRow(float* p, float* d, int length, int width, float scale)
+    {
+        float dot = TensorPrimitives.Dot(new ReadOnlySpan<float>(p, length), new ReadOnlySpan<float>(d, length));
+        int n = Vector<float>.Count, i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vdot = new Vector<float>(dot);
+            var vscale = new Vector<float>(scale);
+            for (; i <= length - n; i += n) (Vector.Load(p + i) * (Vector.Load(d + i) - vdot) * vscale).Store(d + i);
+        }
+        for (; i < length; i++) d[i] = p[i] * (d[i] - dot) * scale;
+        new Span<float>(d + length, width - length).Clear();
     }
 }

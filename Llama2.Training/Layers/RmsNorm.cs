@@ -1,13 +1,12 @@
 using Llama2.Training.Diagnostics;
 using System.Numerics;
-using System.Numerics.Tensors;
 using Llama2.Engine.Kernels;
 
 namespace Llama2.Training.Layers;
 
 /// <summary>
-/// RMSNorm over each token's row: y = w ⊙ x · r with r = 1 / √(mean(x²) + ε), ε = 1e-5 (model.py's norm_eps).
-/// The forward pass is the engine's own (<see cref="Ops.RmsNorm"/>), so a trained model normalises as it will run.
+/// RMSNorm over each token's row: y = w ⊙ x · r with r = 1 / √(mean(x²) + ε), ε = 1e-5 (model.py's norm_eps), as
+/// the engine's <see cref="Ops.RmsNorm"/> computes it (x · r, then · w), in one pass over the row.
 /// </summary>
 internal static unsafe class RmsNorm
 {
@@ -47,21 +46,25 @@ internal static unsafe class RmsNorm
             throw new ArgumentException("RMSNorm sizes do not match");
     }
 
-    /// <summary>r = 1 / √(mean(x²) + ε), as <see cref="Ops.RmsNorm"/> computes it.</summary>
-    static float InverseRms(ReadOnlySpan<float> x) => 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + Ops.RmsNormEpsilon);
-
     readonly struct ForwardJob(float* y, float* rstd, float* x, float* w, int dim) : IRowJob
     {
         public long CostPerRow => 3L * dim;
 
         public void Run(int start, int end)
         {
-            var weight = new ReadOnlySpan<float>(w, dim);
             for (int t = start; t < end; t++)
             {
-                var row = new ReadOnlySpan<float>(x + (long)t * dim, dim);
-                rstd[t] = InverseRms(row);
-                Ops.RmsNorm(new Span<float>(y + (long)t * dim, dim), row, weight);
+                float* px = x + (long)t * dim, py = y + (long)t * dim;
+                float r = 1f / MathF.Sqrt(Dot3(px, px, null, dim) / dim + Ops.RmsNormEpsilon);
+                rstd[t] = r;
+                int i = 0;
+                if (Vector.IsHardwareAccelerated)
+                {
+                    var vr = new Vector<float>(r);
+                    for (; i <= dim - Vector<float>.Count; i += Vector<float>.Count)
+                        (Vector.Load(px + i) * vr * Vector.Load(w + i)).Store(py + i);
+                }
+                for (; i < dim; i++) py[i] = px[i] * r * w[i];
             }
         }
     }
@@ -95,7 +98,7 @@ internal static unsafe class RmsNorm
         }
     }
 
-    /// <summary>Σ a ⊙ b ⊙ c over n elements, summed the same way every time.</summary>
+    /// <summary>Σ a ⊙ b ⊙ c over n elements (Σ a ⊙ b when c is null), summed the same way every time.</summary>
     static float Dot3(float* a, float* b, float* c, int n)
     {
         int i = 0;
@@ -104,10 +107,13 @@ internal static unsafe class RmsNorm
         {
             var acc = Vector<float>.Zero;
             for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
-                acc += Vector.Load(a + i) * Vector.Load(b + i) * Vector.Load(c + i);
+            {
+                var ab = Vector.Load(a + i) * Vector.Load(b + i);
+                acc += c is null ? ab : ab * Vector.Load(c + i);
+            }
             sum = Vector.Sum(acc);
         }
-        for (; i < n; i++) sum += a[i] * b[i] * c[i];
+        for (; i < n; i++) sum += c is null ? a[i] * b[i] : a[i] * b[i] * c[i];
         return sum;
     }
 

@@ -1,4 +1,5 @@
 using Llama2.Training.Diagnostics;
+using System.Runtime.Intrinsics;
 using Llama2.Engine.Inference;
 using Llama2.Engine.Kernels;
 
@@ -11,7 +12,7 @@ namespace Llama2.Training.Layers;
 /// </summary>
 internal sealed unsafe class Rope
 {
-    readonly float[] _cos, _sin;
+    readonly float[] _cos, _sin, _cosWide, _sinWide;
 
     public Rope(int headSize, int seqLen)
     {
@@ -30,6 +31,16 @@ internal sealed unsafe class Rope
             engine.Rotate(unit, pos);
             for (int i = 0; i < Pairs; i++) (_cos[pos * Pairs + i], _sin[pos * Pairs + i]) = (unit[2 * i], unit[2 * i + 1]);
         }
+        // Per element, for the vector path: cos of its pair, and ∓sin (− for the pair's first element, + for its second).
+        _cosWide = new float[seqLen * headSize];
+        _sinWide = new float[seqLen * headSize];
+        for (int pos = 0; pos < seqLen; pos++)
+            for (int i = 0; i < Pairs; i++)
+            {
+                int o = pos * headSize + 2 * i;
+                _cosWide[o] = _cosWide[o + 1] = _cos[pos * Pairs + i];
+                (_sinWide[o], _sinWide[o + 1]) = (-_sin[pos * Pairs + i], _sin[pos * Pairs + i]);
+            }
     }
 
     public int HeadSize { get; }
@@ -59,39 +70,46 @@ internal sealed unsafe class Rope
     {
         if (width % HeadSize != 0 || seqLen > SeqLen || seqLen <= 0 || rows.Length < (long)tokens * width)
             throw new ArgumentException("rotary embedding sizes do not match");
-        fixed (float* p = rows, cos = _cos, sin = _sin)
+        fixed (float* p = rows, cos = _cosWide, sin = _sinWide)
         {
             var job = new Job(p, cos, sin, width, seqLen, HeadSize, inverse);
             Workers.For(tokens, ref job);
         }
     }
 
-    readonly struct Job(float* rows, float* cos, float* sin, int width, int seqLen, int headSize, bool inverse) : IRowJob
+    /// <summary>
+    /// Rows of the batch: y = x ⊙ cos + swap(x) ⊙ (∓sin), swap exchanging the two elements of each pair, i.e.
+    /// (x0 c − x1 s, x1 c + x0 s), the engine's expressions with the same roundings (x1 · −s is −(x1 s) exactly, and
+    /// a sum does not depend on its order); the inverse subtracts the second term.
+    /// </summary>
+    readonly struct Job(float* rows, float* cosWide, float* sinWide, int width, int seqLen, int headSize, bool inverse) : IRowJob
     {
         public long CostPerRow => 3L * width;
 
         public void Run(int start, int end)
         {
-            int pairs = headSize / 2;
             for (int t = start; t < end; t++)
             {
-                float* c = cos + t % seqLen * pairs, s = sin + t % seqLen * pairs;
+                float* c = cosWide + t % seqLen * headSize, s = sinWide + t % seqLen * headSize;
                 for (float* head = rows + (long)t * width, last = head + width; head < last; head += headSize)
-                    for (int i = 0; i < pairs; i++)
+                {
+                    int i = 0;
+                    if (Vector256.IsHardwareAccelerated)
+                        for (; i <= headSize - 8; i += 8)
+                        {
+                            var x = Vector256.Load(head + i);
+                            var swapped = Vector256.Shuffle(x, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6));
+                            var a = x * Vector256.Load(c + i);
+                            var b = swapped * Vector256.Load(s + i);
+                            (inverse ? a - b : a + b).Store(head + i);
+                        }
+                    for (; i < headSize; i += 2)
                     {
-                        float v0 = head[2 * i], v1 = head[2 * i + 1];
-                        if (inverse)
-                        {
-                            head[2 * i] = v0 * c[i] + v1 * s[i];
-                            head[2 * i + 1] = v1 * c[i] - v0 * s[i];
-                        }
-                        else
-                        {
-                            // The engine's expressions, operation for operation.
-                            head[2 * i] = v0 * c[i] - v1 * s[i];
-                            head[2 * i + 1] = v0 * s[i] + v1 * c[i];
-                        }
+                        float x0 = head[i], x1 = head[i + 1];
+                        head[i] = inverse ? x0 * c[i] - x1 * s[i] : x0 * c[i] + x1 * s[i];
+                        head[i + 1] = inverse ? x1 * c[i + 1] - x0 * s[i + 1] : x1 * c[i + 1] + x0 * s[i + 1];
                     }
+                }
             }
         }
     }

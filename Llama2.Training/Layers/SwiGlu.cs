@@ -1,6 +1,5 @@
 using Llama2.Training.Diagnostics;
 using System.Numerics;
-using System.Numerics.Tensors;
 using Llama2.Engine.Kernels;
 
 namespace Llama2.Training.Layers;
@@ -61,32 +60,33 @@ internal static unsafe class SwiGlu
 
     static void ForwardRow(float* g, float* h1, float* h3, int n)
     {
-        var gs = new Span<float>(g, n);
-        TensorPrimitives.Sigmoid(new ReadOnlySpan<float>(h1, n), gs);
-        TensorPrimitives.Multiply(gs, new ReadOnlySpan<float>(h1, n), gs);
-        TensorPrimitives.Multiply(gs, new ReadOnlySpan<float>(h3, n), gs);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var a = Vector.Load(h1 + i);
+                (a / (Vector<float>.One + Vector.Exp(-a)) * Vector.Load(h3 + i)).Store(g + i);
+            }
+        for (; i < n; i++) g[i] = h1[i] / (1f + MathF.Exp(-h1[i])) * h3[i];
     }
 
     static void BackwardRow(float* dh1, float* dh3, float* dg, float* h1, float* h3, int n)
     {
-        // σ(h1) into dh3 first (dh1 may alias dg, which is still needed).
-        TensorPrimitives.Sigmoid(new ReadOnlySpan<float>(h1, n), new Span<float>(dh3, n));
         int i = 0;
         if (Vector.IsHardwareAccelerated)
         {
             for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
             {
-                var sig = Vector.Load(dh3 + i);
                 var a = Vector.Load(h1 + i);
                 var d = Vector.Load(dg + i);
-                var silu = a * sig;
-                (d * silu).Store(dh3 + i);
+                var sig = Vector<float>.One / (Vector<float>.One + Vector.Exp(-a));
+                (d * (a * sig)).Store(dh3 + i);
                 (d * Vector.Load(h3 + i) * sig * (Vector<float>.One + a * (Vector<float>.One - sig))).Store(dh1 + i);
             }
         }
         for (; i < n; i++)
         {
-            float sig = dh3[i], a = h1[i], d = dg[i];
+            float a = h1[i], d = dg[i], sig = 1f / (1f + MathF.Exp(-a));
             dh3[i] = d * (a * sig);
             dh1[i] = d * h3[i] * sig * (1f + a * (1f - sig));
         }
