@@ -73,4 +73,19 @@ public sealed unsafe class GemmTests
         }
         Assert.Equal(whole, split);
     }
+
+    [Fact]
+    public void ALongSumRunInBlocksAcrossThreadsGivesTheBitsOfOneSerialPass()
+    {
+        const int m = 20, n = 40, k = 1100; // dW += dyᵀ x over 1100 tokens: blocks of 256 terms
+        var random = new Random(4);
+        float[] a = GradientCheck.RandomFloats(random, k * m), b = GradientCheck.RandomFloats(random, k * n), c0 = GradientCheck.RandomFloats(random, m * n);
+        float[] blocked = (float[])c0.Clone(), serial = (float[])c0.Clone();
+        fixed (float* pa = a, pb = b, pc = blocked, ps = serial)
+        {
+            Gemm.Run(new GemmOperands(m, n, k, pa, 1, m, pb, n, pc, n, accumulate: true), 16);
+            Gemm.RunSerial(new GemmOperands(m, n, k, pa, 1, m, pb, n, ps, n, accumulate: true), 16);
+        }
+        Assert.Equal(serial, blocked);
+    }
 }

@@ -58,6 +58,12 @@ internal static unsafe class Gemm
     /// <summary>Rows of C per tile.</summary>
     public const int Rows = 6;
 
+    // A long sum (a weight gradient's, over every token of the batch) runs in blocks of this many terms: each block's
+    // rows of A and B (256 tokens of dy and x, a few hundred KiB) stay in L2 while every tile of the thread's share of C
+    // takes its part of the sum, instead of each tile streaming all the tokens from L3. C holds the partial sums between
+    // blocks, so the chain of fused multiply-adds, and the result, is the same.
+    const int SumBlock = 256;
+
     /// <summary>Splits the row tiles across the kernel threads.</summary>
     public static void Run(in GemmOperands o) => Run(o, Simd.Width);
 
@@ -86,7 +92,18 @@ internal static unsafe class Gemm
 
         public void Run(int start, int end)
         {
-            for (int t = start; t < end; t++) RowTile(o, t * Rows, width);
+            if (o.K <= 2 * SumBlock || o.Triangle != Triangle.None)
+            {
+                for (int t = start; t < end; t++) RowTile(o, t * Rows, width);
+                return;
+            }
+            for (int p0 = 0; p0 < o.K; p0 += SumBlock)
+            {
+                int p1 = Math.Min(o.K, p0 + SumBlock);
+                var block = new GemmOperands(o.M, o.N, p1 - p0, o.A + p0 * o.ACol, o.ARow, o.ACol, o.B + p0 * o.BRow, o.BRow, o.C, o.CRow,
+                    accumulate: o.Accumulate || p0 > 0);
+                for (int t = start; t < end; t++) RowTile(block, t * Rows, width);
+            }
         }
     }
 
