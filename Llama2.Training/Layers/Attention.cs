@@ -157,48 +157,27 @@ internal static unsafe class Attention
     }
 
     /// <summary>
-    /// One row of scores s (length entries, the rest of the row's width masked) into probabilities:
-    /// p = exp(scale · (s − max)) / Σ, zero past length.
+    /// One row of scores s (length entries, the rest of the row's width masked) into probabilities, as the engine's
+    /// attention computes them: s · scale, then e^(x − max) by the engine's exp (glibc's expf, bit for bit), divided by
+    /// their sum; zero past length. Only the sum runs in another order (vectors, not one by one).
     /// </summary>
     static void SoftmaxRow(float* row, int length, int width, float scale)
     {
-        int n = Vector<float>.Count, i = 0;
-        float max = float.NegativeInfinity, sum = 0f;
-        if (Vector.IsHardwareAccelerated && length >= n)
-        {
-            var vmax = new Vector<float>(float.NegativeInfinity);
-            for (; i <= length - n; i += n) vmax = Vector.Max(vmax, Vector.Load(row + i));
-            for (int j = 0; j < n; j++) max = MathF.Max(max, vmax[j]);
-        }
-        for (; i < length; i++) max = MathF.Max(max, row[i]);
-
-        i = 0;
-        if (Vector.IsHardwareAccelerated && length >= n)
-        {
-            var vsum = Vector<float>.Zero;
-            var vscale = new Vector<float>(scale);
-            var vmax = new Vector<float>(max);
-            for (; i <= length - n; i += n)
-            {
-                var e = Vector.Exp((Vector.Load(row + i) - vmax) * vscale);
-                e.Store(row + i);
-                vsum += e;
-            }
-            sum = Vector.Sum(vsum);
-        }
-        for (; i < length; i++) sum += row[i] = MathF.Exp((row[i] - max) * scale);
-
-        var probabilities = new Span<float>(row, length);
-        TensorPrimitives.Multiply(probabilities, 1f / sum, probabilities);
+        var x = new Span<float>(row, length);
+        TensorPrimitives.Multiply(x, scale, x);
+        Exp.Compute(x, x, TensorPrimitives.Max(x));
+        TensorPrimitives.Divide(x, TensorPrimitives.Sum(x), x);
         new Span<float>(row + length, width - length).Clear();
     }
 
     /// <summary>
     /// One row of dP (length entries) into dS = P ⊙ (dP − Σ P dP) · scale, zero past length (the gradient of the
-    /// scores before the scale, through the softmax).
+    /// scores before the scale, through the softmax). Whole vectors where they fit in the row: P is 0 past length,
+    /// so the extra terms are 0.
     /// </summary>
     static void SoftmaxBackwardRow(float* p, float* d, int length, int width, float scale)
     {
+        length = Math.Min(width, (length + Vector<float>.Count - 1) / Vector<float>.Count * Vector<float>.Count);
         float dot = TensorPrimitives.Dot(new ReadOnlySpan<float>(p, length), new ReadOnlySpan<float>(d, length));
         int n = Vector<float>.Count, i = 0;
         if (Vector.IsHardwareAccelerated)

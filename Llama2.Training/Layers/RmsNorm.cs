@@ -1,12 +1,13 @@
 using Llama2.Training.Diagnostics;
 using System.Numerics;
+using System.Numerics.Tensors;
 using Llama2.Engine.Kernels;
 
 namespace Llama2.Training.Layers;
 
 /// <summary>
 /// RMSNorm over each token's row: y = w ⊙ x · r with r = 1 / √(mean(x²) + ε), ε = 1e-5 (model.py's norm_eps), as
-/// the engine's <see cref="Ops.RmsNorm"/> computes it (x · r, then · w), in one pass over the row.
+/// the engine's <see cref="Ops.RmsNorm"/> computes it (the same sum of squares, x · r, then · w).
 /// </summary>
 internal static unsafe class RmsNorm
 {
@@ -55,7 +56,7 @@ internal static unsafe class RmsNorm
             for (int t = start; t < end; t++)
             {
                 float* px = x + (long)t * dim, py = y + (long)t * dim;
-                float r = 1f / MathF.Sqrt(Dot3(px, px, null, dim) / dim + Ops.RmsNormEpsilon);
+                float r = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(new ReadOnlySpan<float>(px, dim)) / dim + Ops.RmsNormEpsilon);
                 rstd[t] = r;
                 int i = 0;
                 if (Vector.IsHardwareAccelerated)
@@ -98,7 +99,7 @@ internal static unsafe class RmsNorm
         }
     }
 
-    /// <summary>Σ a ⊙ b ⊙ c over n elements (Σ a ⊙ b when c is null), summed the same way every time.</summary>
+    /// <summary>Σ a ⊙ b ⊙ c over n elements, summed the same way every time.</summary>
     static float Dot3(float* a, float* b, float* c, int n)
     {
         int i = 0;
@@ -107,13 +108,10 @@ internal static unsafe class RmsNorm
         {
             var acc = Vector<float>.Zero;
             for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var ab = Vector.Load(a + i) * Vector.Load(b + i);
-                acc += c is null ? ab : ab * Vector.Load(c + i);
-            }
+                acc += Vector.Load(a + i) * Vector.Load(b + i) * Vector.Load(c + i);
             sum = Vector.Sum(acc);
         }
-        for (; i < n; i++) sum += c is null ? a[i] * b[i] : a[i] * b[i] * c[i];
+        for (; i < n; i++) sum += a[i] * b[i] * c[i];
         return sum;
     }
 
