@@ -163,10 +163,33 @@ internal static unsafe class Attention
     /// </summary>
     static void SoftmaxRow(float* row, int length, int width, float scale)
     {
-        var x = new Span<float>(row, length);
-        TensorPrimitives.Multiply(x, scale, x);
-        Exp.Compute(x, x, TensorPrimitives.Max(x));
-        TensorPrimitives.Divide(x, TensorPrimitives.Sum(x), x);
+        // x = s · scale and its max, in one pass.
+        int n = Vector<float>.Count, i = 0;
+        float max = float.NegativeInfinity;
+        if (Vector.IsHardwareAccelerated && length >= n)
+        {
+            var vscale = new Vector<float>(scale);
+            var vmax = new Vector<float>(float.NegativeInfinity);
+            for (; i <= length - n; i += n)
+            {
+                var x = Vector.Load(row + i) * vscale;
+                x.Store(row + i);
+                vmax = Vector.Max(vmax, x);
+            }
+            for (int j = 0; j < n; j++) max = MathF.Max(max, vmax[j]);
+        }
+        for (; i < length; i++) max = MathF.Max(max, row[i] *= scale);
+
+        var probabilities = new Span<float>(row, length);
+        Exp.Compute(probabilities, probabilities, max);
+        float sum = TensorPrimitives.Sum(probabilities);
+        i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vsum = new Vector<float>(sum);
+            for (; i <= length - n; i += n) (Vector.Load(row + i) / vsum).Store(row + i);
+        }
+        for (; i < length; i++) row[i] /= sum;
         new Span<float>(row + length, width - length).Clear();
     }
 
