@@ -59,6 +59,7 @@ public sealed class TrainingRunTests
 
         var steps = recorder.Reports.Where(r => r.Event == TrainingEvent.Step).ToList();
         Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), steps.Select(r => r.Step));
+        Assert.True(steps[0].LearningRate < steps[9].LearningRate && steps[9].LearningRate > steps[^1].LearningRate); // warm-up, then decay
         Assert.All(steps, s => Assert.True(s.TokensPerSecond > 0 && s.LearningRate > 0 && s.TotalSteps == 100));
         Assert.Contains("step 100/100 | loss ", steps[^1].ToString());
 
@@ -68,6 +69,10 @@ public sealed class TrainingRunTests
         byte[] png = File.ReadAllBytes(Path.Combine(options.OutputDirectory, TrainingRunner.LossChartFile));
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         Assert.Equal(options.ModelConfig(), CheckpointExport.ReadConfig(result.ModelPath));
+
+        // The training checkpoint exports as the same model: version 0 is model.bin itself.
+        CheckpointExport.FromTrainingCheckpoint(result.CheckpointPath, temp.File("again.bin"), version: 0);
+        Assert.Equal(File.ReadAllBytes(result.ModelPath), File.ReadAllBytes(temp.File("again.bin")));
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public sealed record TrainingOptions
     // Data.
     /// <summary>The training tokens: a uint16 token file (see <see cref="Batches.TokenFile"/>).</summary>
     public string TrainTokens { get; init; } = "";
-    /// <summary>Held-out tokens for the validation loss (null: the training tokens).</summary>
+    /// <summary>Held-out tokens for the validation loss (null: windows of the training tokens, drawn by a generator of their own).</summary>
     public string? ValidationTokens { get; init; }
     /// <summary>A llama2.c tokenizer.bin to show the samples as text (null: as token ids).</summary>
     public string? TokenizerPath { get; init; }
@@ -69,7 +69,10 @@ public sealed record TrainingOptions
     public string OutputDirectory { get; init; } = "out";
     /// <summary>Continue from the training checkpoint in <see cref="OutputDirectory"/> (train.py's init_from = 'resume').</summary>
     public bool Resume { get; init; }
-    /// <summary>Start from the weights of a llama2.c checkpoint (fp32, classifier shared) instead of a random initialisation.</summary>
+    /// <summary>
+    /// Start from the weights of a llama2.c checkpoint (fp32, version 0 or 1, classifier shared) instead of a random
+    /// initialisation (fine-tuning); the model's shape is then the checkpoint's, whatever the shape options say.
+    /// </summary>
     public string? InitFrom { get; init; }
 
     /// <summary>The model's shape; throws <see cref="ArgumentException"/> saying what is wrong with it.</summary>

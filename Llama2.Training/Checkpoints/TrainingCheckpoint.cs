@@ -48,8 +48,11 @@ public sealed class TrainingCheckpoint
         return ReadHeader(stream, path);
     }
 
-    /// <summary>Reads the checkpoint's parameters and moments into the model and optimiser (made for <see cref="Config"/>).</summary>
-    public static TrainingCheckpoint Load(string path, TrainingModel model, AdamW optimizer)
+    /// <summary>
+    /// Reads the checkpoint's parameters into the model (made for <see cref="Config"/>), and AdamW's moments into the
+    /// optimiser unless it is null (an export needs only the parameters).
+    /// </summary>
+    public static TrainingCheckpoint Load(string path, TrainingModel model, AdamW? optimizer)
     {
         using var stream = OpenRead(path);
         var checkpoint = ReadHeader(stream, path);
@@ -58,10 +61,11 @@ public sealed class TrainingCheckpoint
         if (stream.Length != expected)
             throw new InvalidDataException($"{path} is {stream.Length} bytes; a checkpoint of {checkpoint.Config} is {expected} ({(stream.Length < expected ? "truncated" : "trailing data")})");
         stream.ReadExactly(MemoryMarshal.AsBytes(model.Parameters));
+        model.ParametersChanged();
+        if (optimizer is null) return checkpoint;
         stream.ReadExactly(MemoryMarshal.AsBytes(optimizer.M));
         stream.ReadExactly(MemoryMarshal.AsBytes(optimizer.V));
         optimizer.StepCount = checkpoint.OptimizerSteps;
-        model.ParametersChanged();
         return checkpoint;
     }
 

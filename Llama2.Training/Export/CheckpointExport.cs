@@ -34,6 +34,18 @@ public static class CheckpointExport
         File.Move(temporary, path, overwrite: true);
     }
 
+    /// <summary>
+    /// Exports the model of a training checkpoint (<see cref="Checkpoints.TrainingCheckpoint"/>, e.g. out/checkpoint.bin)
+    /// as a llama2.c checkpoint of the given version.
+    /// </summary>
+    public static void FromTrainingCheckpoint(string trainingCheckpointPath, string path, int version)
+    {
+        var config = Checkpoints.TrainingCheckpoint.ReadHeader(trainingCheckpointPath).Config;
+        var model = new TrainingModel(config, sequences: 1);
+        Checkpoints.TrainingCheckpoint.Load(trainingCheckpointPath, model, optimizer: null);
+        Write(path, model, version);
+    }
+
     /// <summary>The legacy format's freq_cis_real (cos) or freq_cis_imag (sin), seq_len × head_size / 2, from element start on.</summary>
     static void RopeTable(Rope rope, bool cos, long start, Span<float> chunk)
     {
