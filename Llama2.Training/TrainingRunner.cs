@@ -131,14 +131,18 @@ public sealed class TrainingRunner
                 Report(TrainingEvent.Step, tokensPerSecond);
                 if (trainer.Step % o.EvalInterval == 0 || trainer.Step == o.MaxSteps)
                 {
-                    Save();
+                    SaveCheckpoint();
                     savedAt = trainer.Step;
-                    Evaluate(sample: true);
-                    log.Save(System.IO.Path.Combine(o.OutputDirectory, LossCsvFile)); // with the validation loss
+                    Evaluate(sample: true); // the sample comes from the model just exported
+                    SaveLog();
                 }
             }
             cancelled |= cancellationToken.IsCancellationRequested && trainer.Step < o.MaxSteps;
-            if (savedAt != trainer.Step) Save();
+            if (savedAt != trainer.Step)
+            {
+                SaveCheckpoint();
+                SaveLog();
+            }
             return new TrainingResult(trainer.Step, cancelled, _validationLoss, runner.CheckpointPath, runner.ModelPath);
         }
 
@@ -157,8 +161,8 @@ public sealed class TrainingRunner
                 _elapsed.Elapsed, remaining, _validationLoss, sample, path));
         }
 
-        /// <summary>The training checkpoint, the exported model, loss.csv and loss.png.</summary>
-        void Save()
+        /// <summary>The training checkpoint and the exported model.</summary>
+        void SaveCheckpoint()
         {
             new TrainingCheckpoint
             {
@@ -166,9 +170,14 @@ public sealed class TrainingRunner
                 OptimizerSteps = trainer.Optimizer.StepCount,
             }.Save(runner.CheckpointPath, model, trainer.Optimizer);
             CheckpointExport.Write(runner.ModelPath, model, version: 0);
+            Report(TrainingEvent.Checkpoint, TokensPerSecond(), path: runner.CheckpointPath);
+        }
+
+        /// <summary>loss.csv and loss.png, beside the checkpoint.</summary>
+        void SaveLog()
+        {
             log.Save(System.IO.Path.Combine(o.OutputDirectory, LossCsvFile));
             LossChart.Save(System.IO.Path.Combine(o.OutputDirectory, LossChartFile), log.Records);
-            Report(TrainingEvent.Checkpoint, TokensPerSecond(), path: runner.CheckpointPath);
         }
 
         /// <summary>The mean loss over the validation batches (the same windows every time), and a sample from the exported model.</summary>

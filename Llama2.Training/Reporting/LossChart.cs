@@ -22,7 +22,7 @@ public static class LossChart
         plot.Title("Loss");
         plot.XLabel("step");
         plot.YLabel("cross-entropy (nats)");
-        plot.ShowLegend();
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         string temporary = path + ".partial.png";
         plot.SavePng(temporary, width, height);
         File.Move(temporary, path, overwrite: true);
