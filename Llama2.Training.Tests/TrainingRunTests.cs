@@ -116,17 +116,23 @@ public sealed class TrainingRunTests
     }
 
     [Fact]
-    public void FineTuningStartsFromTheGivenModel()
+    public void FineTuningStartsFromTheGivenModelAndResumesFromItsOwnCheckpoint()
     {
         using var temp = new TempDirectory();
         var first = Options(temp, maxSteps: 40, evalInterval: 40, output: "first");
         var trained = new TrainingRunner(first).Run(cancellationToken: TestContext.Current.CancellationToken);
-        var fineTune = Options(temp, maxSteps: 1, evalInterval: 1, output: "second") with { InitFrom = trained.ModelPath, Dim = 64, Layers = 1 };
-        var recorder = new Recorder();
-        new TrainingRunner(fineTune).Run(recorder, TestContext.Current.CancellationToken);
+        var fineTune = Options(temp, maxSteps: 3, evalInterval: 10, output: "second") with { InitFrom = trained.ModelPath, Dim = 64, Layers = 1 };
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var recorder = new Recorder(p => { if (p.Event == TrainingEvent.Step && p.Step == 1) cancel.Cancel(); });
+        var stopped = new TrainingRunner(fineTune).Run(recorder, cancel.Token);
         // The shape is the model's, and step 0's validation loss is the trained model's, not a fresh one's ~3.47.
         Assert.Equal(first.ModelConfig(), CheckpointExport.ReadConfig(Path.Combine(fineTune.OutputDirectory, TrainingRunner.ModelFile)));
         Assert.Equal(trained.ValidationLoss, recorder.Reports.First(r => r.Event == TrainingEvent.Evaluation).ValidationLoss);
+        Assert.Equal(1, stopped.Steps);
+
+        var resumed = new TrainingRunner(new TrainingOptions { OutputDirectory = fineTune.OutputDirectory, Resume = true })
+            .Run(cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(3, resumed.Steps);
     }
 
     [Fact]

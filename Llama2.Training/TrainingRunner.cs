@@ -34,11 +34,13 @@ public sealed class TrainingRunner
         if (options.Resume)
         {
             var saved = TrainingCheckpoint.ReadHeader(System.IO.Path.Combine(options.OutputDirectory, CheckpointFile)).Options;
-            // The run's own options, with the data where the caller says it now is.
+            // The run's own options, with the data where the caller says it now is; a fine-tuned run's weights are in
+            // its checkpoint now.
             options = saved with
             {
                 OutputDirectory = options.OutputDirectory,
                 Resume = true,
+                InitFrom = null,
                 TrainTokens = string.IsNullOrEmpty(options.TrainTokens) ? saved.TrainTokens : options.TrainTokens,
                 ValidationTokens = options.ValidationTokens ?? saved.ValidationTokens,
                 TokenizerPath = options.TokenizerPath ?? saved.TokenizerPath,
