@@ -94,14 +94,16 @@ static class TrainingBench
         OperationTimes.Reset();
         for (int run = 0; run < runs; run++)
         {
+            var clock = new Stopwatch();
             long allocated = GC.GetTotalAllocatedBytes(precise: true);
-            var clock = Stopwatch.StartNew();
+            clock.Start();
             clockAll.Start();
             StepResult last = default;
             for (int s = 0; s < steps; s++) last = trainer.TrainStep(batches);
             clockAll.Stop();
             double seconds = clock.Elapsed.TotalSeconds;
             allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+            clock.Stop();
             rates.Add(steps * tokensPerStep / seconds);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  run {run + 1}: {rates[^1]:F0} tokens/s ({seconds * 1000 / steps:F1} ms a step, loss {last.Loss:F4}, {allocated / steps} bytes allocated a step)"));
