@@ -1,6 +1,7 @@
 using System.Globalization;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
+using Llama2.Engine.Progress;
 
 namespace Llama2.Bench;
 
@@ -94,24 +95,12 @@ static class Shapes
 
         Directory.CreateDirectory(directory);
         string temporary = path + ".partial";
-        int shown = -1;
-        var progress = new SyncProgress(fraction =>
-        {
-            int percent = (int)(fraction * 100);
-            if (percent == shown) return;
-            shown = percent;
-            Console.Error.Write($"\rwriting {shape} random checkpoint ({expected / 1e6:F0} MB): {percent,3}%");
-        });
-        CheckpointWriter.WriteRandom(temporary, config, version: 0, seed: Seed, progress: progress);
-        Console.Error.WriteLine();
+        var bar = ProgressBar.OnStandardError();
+        CheckpointWriter.WriteRandom(temporary, config, version: 0, seed: Seed,
+            progress: bar.ForFraction($"writing {shape} random checkpoint ({expected / 1e6:F0} MB)"));
+        bar.Complete();
         File.Move(temporary, path, overwrite: true);
         PageCache.Evict(path); // read back in huge pages when mapped, like a file that was not just written
         return path;
-    }
-
-    /// <summary>Reports on the writing thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
-    sealed class SyncProgress(Action<double> report) : IProgress<double>
-    {
-        public void Report(double value) => report(value);
     }
 }

@@ -1,52 +1,67 @@
+using System.CommandLine;
 using Llama2.Engine.Download;
+using Llama2.Engine.Progress;
 
 namespace Llama2.Cli;
 
-/// <summary><c>Llama2.Cli download [stories15M|stories42M|stories110M|URL] [--dir DIR] [--sha256 HEX]</c></summary>
+/// <summary><c>Llama2.Cli download &lt;stories15M|stories42M|stories110M|URL&gt; [--dir DIR] [--sha256 HEX]</c></summary>
 public static class DownloadCommand
 {
-    public const string Usage = """
-        Usage:   Llama2.Cli download <stories15M|stories42M|stories110M|URL> [--dir <folder>] [--sha256 <hex>]
-        Downloads a checkpoint (and, for the named models, tokenizer.bin) into the folder (default: models),
-        resuming an interrupted download and checking the SHA-256 when one is given.
-        """;
-
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        string? what = null, dir = "models", sha = null;
-        for (int i = 0; i < args.Count; i++)
+        string known = string.Join(", ", ModelSource.KnownModels.Keys);
+        var model = new Argument<string>("model") { Description = $"{known}, or the http(s) URL of a checkpoint" };
+        model.Validators.Add(result =>
         {
-            switch (args[i])
-            {
-                case "--dir" when i + 1 < args.Count: dir = args[++i]; break;
-                case "--sha256" when i + 1 < args.Count: sha = args[++i]; break;
-                case var a when !a.StartsWith('-') && what is null: what = a; break;
-                default:
-                    Console.Error.WriteLine($"error: unexpected argument '{args[i]}'");
-                    Console.Error.WriteLine(Usage);
-                    return 1;
-            }
-        }
-        if (what is null)
+            string what = result.GetValueOrDefault<string>();
+            if (!ModelSource.KnownModels.ContainsKey(what) && !IsHttpUrl(what, out _))
+                result.AddError($"'{what}' is neither a known model ({known}) nor an http(s) URL");
+        });
+        var dir = new Option<string>("--dir")
         {
-            Console.Error.WriteLine(Usage);
-            return 1;
-        }
+            Description = "folder to save into",
+            HelpName = "folder",
+            DefaultValueFactory = _ => "models",
+        };
+        var sha256 = new Option<string?>("--sha256")
+        {
+            Description = "SHA-256 the checkpoint must have; a file that differs is removed",
+            HelpName = "hex",
+        };
+        sha256.Validators.Add(result =>
+        {
+            string? hex = result.GetValueOrDefault<string?>();
+            if (hex is not null && (hex.Length != 64 || !hex.All(char.IsAsciiHexDigit)))
+                result.AddError($"--sha256 takes 64 hexadecimal digits, not '{hex}'");
+        });
 
-        var downloads = new List<(ModelSource Source, string Path)>();
+        var command = new Command("download", """
+            Downloads a checkpoint (and, for the named models, tokenizer.bin) into the folder, resuming an interrupted
+            download and checking the SHA-256 when one is given. Nothing is left under the final name unless it is
+            complete; Ctrl+C keeps the partial file, and the same command resumes it.
+            """)
+        {
+            model, dir, sha256,
+        };
+        command.SetAction((parsed, cancellationToken) =>
+            RunAsync(Sources(parsed.GetRequiredValue(model), parsed.GetRequiredValue(dir), parsed.GetValue(sha256)), cancellationToken));
+        return command;
+    }
+
+    static bool IsHttpUrl(string what, out Uri url) =>
+        Uri.TryCreate(what, UriKind.Absolute, out url!) && url.Scheme is "http" or "https";
+
+    /// <summary>What to fetch and where to: a known model and the tokenizer, or the file at a URL.</summary>
+    static List<(ModelSource Source, string Path)> Sources(string what, string dir, string? sha256)
+    {
         if (ModelSource.KnownModels.TryGetValue(what, out var known))
-        {
-            downloads.Add((known with { Sha256 = sha }, Path.Combine(dir, what + ".bin")));
-            downloads.Add((ModelSource.Tokenizer, Path.Combine(dir, "tokenizer.bin")));
-        }
-        else if (Uri.TryCreate(what, UriKind.Absolute, out var url) && url.Scheme is "http" or "https")
-            downloads.Add((new ModelSource(url, Sha256: sha), Path.Combine(dir, Path.GetFileName(url.LocalPath) is { Length: > 0 } n ? n : "model.bin")));
-        else
-        {
-            Console.Error.WriteLine($"error: '{what}' is neither a known model ({string.Join(", ", ModelSource.KnownModels.Keys)}) nor an http(s) URL");
-            return 1;
-        }
+            return [(known with { Sha256 = sha256 }, Path.Combine(dir, what + ".bin")), (ModelSource.Tokenizer, Path.Combine(dir, "tokenizer.bin"))];
+        IsHttpUrl(what, out var url); // the argument's validator has refused anything else
+        return [(new ModelSource(url, Sha256: sha256), Path.Combine(dir, Path.GetFileName(url.LocalPath) is { Length: > 0 } n ? n : "model.bin"))];
+    }
 
+    static async Task<int> RunAsync(List<(ModelSource Source, string Path)> downloads, CancellationToken cancellationToken)
+    {
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
         var downloader = new FileDownloader(http) { ProgressInterval = TimeSpan.FromMilliseconds(200) };
         foreach (var (source, path) in downloads)
@@ -56,36 +71,26 @@ public static class DownloadCommand
                 Console.Error.WriteLine($"{path} is already there");
                 continue;
             }
+            var bar = ProgressBar.OnStandardError();
             try
             {
-                await downloader.DownloadAsync(source, path, new ConsoleProgressBar(), cancellationToken);
-                Console.Error.WriteLine();
+                await downloader.DownloadAsync(source, path, bar.For<DownloadProgress>(p => (p.Fraction, p.ToString())), cancellationToken);
+                bar.Complete();
                 Console.Error.WriteLine($"saved {path}");
             }
             catch (DownloadException e)
             {
-                Console.Error.WriteLine();
+                bar.Complete();
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 1;
             }
             catch (OperationCanceledException)
             {
-                Console.Error.WriteLine();
+                bar.Complete();
                 Console.Error.WriteLine($"cancelled; run the same command again to resume ({FileDownloader.PartialPath(path)} is kept)");
                 return 130;
             }
         }
         return 0;
-    }
-
-    /// <summary>One line on stderr, redrawn in place: [#####.....] 50% 29.0 MB of 58.0 MB at 12.1 MB/s</summary>
-    sealed class ConsoleProgressBar : IProgress<DownloadProgress>
-    {
-        public void Report(DownloadProgress p)
-        {
-            const int Width = 30;
-            int filled = (int)Math.Round((p.Fraction ?? 0) * Width);
-            Console.Error.Write($"\r[{new string('#', filled)}{new string('.', Width - filled)}] {p}   ");
-        }
     }
 }

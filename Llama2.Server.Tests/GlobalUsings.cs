@@ -1,2 +1,11 @@
+global using System.Net;
+global using System.Text.Json;
+global using Llama2.Engine;
+global using Llama2.Engine.Generation;
+global using Llama2.Engine.Sampling;
+global using Llama2.Server.Model;
+global using Llama2.Server.Tests.TestData;
+global using Llama2.TestSupport;
+global using Microsoft.Extensions.DependencyInjection;
 global using Xunit;
-global using Llama2.Engine.Tests.TestData;
+global using static Llama2.TestSupport.TestCancellation;

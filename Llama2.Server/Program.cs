@@ -9,6 +9,7 @@ using Llama2.Server.Metrics;
 using Llama2.Server.Model;
 using Llama2.Server.OpenApi;
 using Llama2.Server.Playground;
+using Llama2.Server.Serving;
 using Llama2.Server.Tokenization;
 
 if (HealthCheckCommand.IsRequested(args)) return await HealthCheckCommand.RunAsync(args);
@@ -18,6 +19,8 @@ builder.AddLogging();
 builder.UseDefaultPort(8080);
 builder.Services.AddModel(builder.Configuration);
 builder.Services.AddApi(builder.Configuration);
+builder.Services.AddServing();
+builder.Services.AddGeneration();
 builder.Services.AddApiDocumentation();
 builder.Services.AddServerMetrics();
 

@@ -140,8 +140,7 @@ public sealed class SamplerTests
     [InlineData(1f, 0.9f, 0, 0f, "repetition_penalty")]
     public void Invalid_options_are_named(float temperature, float topP, int topK, float penalty, string name)
     {
-        var problem = new SamplingOptions { Temperature = temperature, TopP = topP, TopK = topK, RepetitionPenalty = penalty }.Validate();
-        Assert.NotNull(problem);
-        Assert.Contains(name, problem);
+        var problems = new SamplingOptions { Temperature = temperature, TopP = topP, TopK = topK, RepetitionPenalty = penalty }.Validate();
+        Assert.Contains(name, Assert.Single(problems).Message);
     }
 }

@@ -16,6 +16,14 @@ public sealed record GenerationRequest
     public SamplingOptions Sampling { get; init; } = new();
     /// <summary>Generation stops as soon as the text ends with one of these; the stop sequence itself is not emitted.</summary>
     public IReadOnlyList<string> StopSequences { get; init; } = [];
-    /// <summary>Stop when the model produces EOS (run.c stops only at BOS, which always ends generation).</summary>
+    /// <summary>Stop when the model produces EOS (run.c's generate loop stops only at BOS).</summary>
     public bool StopAtEos { get; init; } = true;
+    /// <summary>Stop when the model produces BOS, as run.c's generate loop does; its chat loop feeds BOS like any other token.</summary>
+    public bool StopAtBos { get; init; } = true;
+    /// <summary>
+    /// Draw a sampling coin after every forward pass, each prompt token's included (those draws are thrown away), as
+    /// run.c's chat loop does, so that a seed gives its tokens; run.c's generate loop draws only after the prompt.
+    /// Changes nothing when greedy.
+    /// </summary>
+    public bool DrawAtEveryPosition { get; init; }
 }

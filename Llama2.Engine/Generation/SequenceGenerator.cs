@@ -8,7 +8,8 @@ namespace Llama2.Engine.Generation;
 
 /// <summary>
 /// One sequence being generated, stepped a token at a time (the loop of run.c's <c>generate</c>): the prompt is fed
-/// first, then each sampled token is fed back until a stop condition. Not thread-safe; a scheduler owns it.
+/// first, then each sampled token is fed back until a stop condition. A finished sequence can go on with more prompt
+/// tokens (<see cref="Continue"/>: a chat's next turn). Not thread-safe; a scheduler owns it.
 /// </summary>
 public sealed class SequenceGenerator
 {
@@ -19,11 +20,13 @@ public sealed class SequenceGenerator
     readonly Utf8TextAssembler _text = new();
     readonly StopSequenceFilter _stops;
     readonly StringBuilder _generatedText = new();
-    readonly int[] _tokens; // prompt then generated tokens: the history for the repetition penalty
-    readonly int _maxNewTokens;
+    int[] _tokens; // prompt then generated tokens: the history for the repetition penalty
+    int _maxNewTokens;
     readonly Stopwatch _clock = new();
     int _count; // tokens in _tokens
     int _generated;
+    int _promptStart; // where this generation's prompt starts in _tokens (after the turns before it)
+    int _fedAtLastSample; // FedCount when the last token was sampled
     TimeSpan _timeToFirstToken;
 
     internal SequenceGenerator(LlamaModel model, GenerationRequest request, RunState state)
@@ -39,25 +42,26 @@ public sealed class SequenceGenerator
             throw new ArgumentException($"the prompt is {prompt.Length} tokens; the context is {state.ContextLength}", nameof(request));
         if (request.MaxNewTokens is < 0)
             throw new ArgumentException("max new tokens must be ≥ 0", nameof(request));
-        if (request.Sampling.Validate() is { } problem)
-            throw new ArgumentException(problem, nameof(request));
+        if (request.Sampling.Validate() is [var problem, ..])
+            throw new ArgumentException(problem.Message, nameof(request));
 
         _model = model;
         _request = request;
         _state = state;
         _sampler = new Sampler(config.VocabSize, request.Sampling);
         _stops = new StopSequenceFilter(request.StopSequences);
-        // The last generated token need not be fed, so a full context yields seq_len − prompt + 1 tokens (as run.c).
-        int contextRoom = state.ContextLength - prompt.Length + 1;
-        _maxNewTokens = Math.Min(request.MaxNewTokens ?? contextRoom, contextRoom);
+        _maxNewTokens = NewTokenLimit(prompt.Length);
         _tokens = new int[prompt.Length + _maxNewTokens];
         prompt.CopyTo(_tokens, 0);
         _count = prompt.Length;
         PromptTokenCount = prompt.Length;
     }
 
-    public int PromptTokenCount { get; }
-    public ReadOnlySpan<int> PromptIds => _tokens.AsSpan(0, PromptTokenCount);
+    /// <summary>Tokens of this generation's prompt (after <see cref="Continue"/>, of the prompt it was given).</summary>
+    public int PromptTokenCount { get; private set; }
+    public ReadOnlySpan<int> PromptIds => _tokens.AsSpan(_promptStart, PromptTokenCount);
+    /// <summary>The whole sequence so far: every prompt and generated token in order (the last generated one not yet fed).</summary>
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, _count);
     public int GeneratedCount => _generated;
     public bool IsFinished => Finish is not null;
     public FinishReason? Finish { get; private set; }
@@ -72,6 +76,49 @@ public sealed class SequenceGenerator
         var logits = _model.Transformer.Prefill(Unfed, FedCount, _state);
         MarkFed(Unfed.Length);
         return Sample(logits);
+    }
+
+    /// <summary>
+    /// Goes on after the sequence finished, as a chat's next turn: the last sampled token (the EOS that ended the
+    /// assistant's reply) is fed first, then <paramref name="prompt"/>, at the next positions, and generation starts
+    /// again as after the first prompt: same request, same sampler (its random generator goes on), and the key/value
+    /// cache keeps everything before, so nothing is fed twice. Returns false, changing nothing, when they do not fit in
+    /// the context.
+    /// </summary>
+    public bool Continue(ReadOnlySpan<int> prompt)
+    {
+        if (Finish is null) throw new InvalidOperationException("the sequence is still generating; it can go on once finished");
+        if (prompt.IsEmpty) throw new ArgumentException("no prompt tokens to go on with", nameof(prompt));
+        foreach (int id in prompt)
+            if ((uint)id >= (uint)_model.Config.VocabSize)
+                throw new ArgumentException($"prompt token id {id} is outside the vocabulary (0..{_model.Config.VocabSize - 1})", nameof(prompt));
+        int toFeed = _count + prompt.Length; // everything before the next sample: what is fed, the last sampled token and the prompt
+        if (toFeed > _state.ContextLength) return false;
+
+        if (_tokens.Length < toFeed + 1) Array.Resize(ref _tokens, _state.ContextLength + 1);
+        prompt.CopyTo(_tokens.AsSpan(_count));
+        _promptStart = _count;
+        _count = toFeed;
+        PromptTokenCount = prompt.Length;
+        _maxNewTokens = NewTokenLimit(toFeed);
+        _text.Flush(); // a stop sequence may have left part of a character or of a stop behind
+        _stops.Flush();
+        _generatedText.Clear();
+        _generated = 0;
+        _timeToFirstToken = TimeSpan.Zero;
+        _clock.Reset();
+        Finish = null;
+        return true;
+    }
+
+    /// <summary>
+    /// Most tokens to generate after feeding <paramref name="toFeed"/> tokens: the request's limit, cut to the context.
+    /// The last generated token need not be fed, so a full context yields seq_len − fed + 1 tokens (as run.c).
+    /// </summary>
+    int NewTokenLimit(int toFeed)
+    {
+        int contextRoom = _state.ContextLength - toFeed + 1;
+        return Math.Min(_request.MaxNewTokens ?? contextRoom, contextRoom);
     }
 
     /// <summary>
@@ -117,13 +164,15 @@ public sealed class SequenceGenerator
     {
         if (FedCount != _count) throw new InvalidOperationException("the sequence has tokens not yet fed to the model");
         int previous = _tokens[_count - 1];
+        if (_request.DrawAtEveryPosition) _sampler.SkipDraws(FedCount - _fedAtLastSample - 1);
+        _fedAtLastSample = FedCount;
         int next = _sampler.Sample(logits, _tokens.AsSpan(0, _count), out float logprob);
         _tokens[_count++] = next;
         _generated++;
         if (_generated == 1) _timeToFirstToken = _clock.Elapsed;
 
         var tokenizer = _model.Tokenizer;
-        bool ends = next == Tokenizer.Bos || (next == Tokenizer.Eos && _request.StopAtEos);
+        bool ends = (next == Tokenizer.Bos && _request.StopAtBos) || (next == Tokenizer.Eos && _request.StopAtEos);
         string text = ends ? "" : _text.Append(tokenizer.Decode(previous, next));
         text = _stops.Push(text, out bool stopped);
 

@@ -62,6 +62,16 @@ public sealed class Sampler
         return next;
     }
 
+    /// <summary>
+    /// Advances the random generator as <paramref name="count"/> samples would, for picks that are thrown away (run.c's
+    /// chat loop samples after every prompt token too). Greedy sampling draws nothing, so then it does nothing.
+    /// </summary>
+    public void SkipDraws(int count)
+    {
+        if (_options.IsGreedy) return;
+        for (int i = 0; i < count; i++) _random.NextSingle();
+    }
+
     /// <summary>run.c's softmax, bit for bit (the same as attention's, <see cref="Ops.Softmax"/>).</summary>
     public static void Softmax(Span<float> x) => Ops.Softmax(x);
 

@@ -39,10 +39,10 @@ public sealed class GenerationScheduler : IAsyncDisposable
 
     public GenerationScheduler(LlamaModel model, SchedulerOptions options)
     {
-        options.Validate();
+        if (options.Validate() is [var problem, ..]) throw new ArgumentOutOfRangeException(nameof(options), problem.Message);
         _model = model;
         _options = options;
-        _queue = Channel.CreateBounded<ScheduledGeneration>(new BoundedChannelOptions(options.QueueCapacity)
+        _queue = Channel.CreateBounded<ScheduledGeneration>(new BoundedChannelOptions(options.MaxQueueLength)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // TrySubmit uses TryWrite, so a full queue refuses at once
@@ -211,8 +211,8 @@ public sealed class GenerationScheduler : IAsyncDisposable
         Interlocked.Increment(ref _forwardPasses);
         Interlocked.Add(ref _tokensFed, decodeTokens + promptTokens);
 
-        // Each sequence samples from its logits with its own sampler, so they can sample side by side (a top-p draw
-        // over 32000 tokens takes about half a millisecond).
+        // Each sequence samples from its logits with its own sampler, so they can sample side by side (the softmax and
+        // a top-p draw's sort run over the whole vocabulary: worth a thread each).
         var sampling = new SamplingJob(this, count);
         Workers.For(count, ref sampling);
 

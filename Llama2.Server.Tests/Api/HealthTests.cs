@@ -1,9 +1,4 @@
-using System.Net;
-using Llama2.Engine;
-using Llama2.Server.Model;
-using Llama2.Server.Tests.TestData;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -12,8 +7,6 @@ namespace Llama2.Server.Tests.Api;
 /// <summary>Readiness while the model loads, after it loads, and when its files are missing or bad.</summary>
 public sealed class HealthTests
 {
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task Health_is_503_while_loading_and_200_once_loaded()
     {
@@ -50,19 +43,57 @@ public sealed class HealthTests
     public void A_missing_file_fails_start_up_validation_naming_the_file()
     {
         using var temp = new TempDirectory();
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var error = Assert.Throws<OptionsValidationException>(() => ValidateAtStartUp(new()
         {
             ["Model:CheckpointPath"] = temp.File("nowhere.bin"),
             ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
             ["Model:DefaultMaxNewTokens"] = "5000",
-        }).Build();
-        var services = new ServiceCollection().AddLogging().AddModel(configuration);
-        services.AddSingleton<IHostApplicationLifetime>(new NoLifetime());
-        using var provider = services.BuildServiceProvider();
-
-        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        }));
         Assert.Contains("Model:CheckpointPath: file not found: " + temp.File("nowhere.bin"), error.Message);
         Assert.Contains("Model:DefaultMaxNewTokens (5000) is above Model:MaxNewTokens (2048)", error.Message);
+    }
+
+    [Fact]
+    public void Scheduler_sizes_bind_by_their_setting_names_and_out_of_range_fail_start_up_validation()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = SharedData.Tiny32k,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+            ["Model:MaxQueueLength"] = "3",
+            ["Model:MaxConcurrentSequences"] = "2",
+        };
+        using (var valid = ValidateAtStartUp(settings))
+        {
+            var scheduling = valid.GetRequiredService<IOptions<Llama2.Engine.Scheduling.SchedulerOptions>>().Value;
+            Assert.Equal(3, scheduling.MaxQueueLength);
+            Assert.Equal(2, scheduling.MaxConcurrentSequences);
+        }
+
+        settings["Model:MaxQueueLength"] = "0";
+        settings["Model:PrefillChunkTokens"] = "5000";
+        var error = Assert.Throws<OptionsValidationException>(() => ValidateAtStartUp(settings));
+        Assert.Contains("Model:MaxQueueLength must be between 1 and 100000 (it is 0)", error.Message);
+        Assert.Contains("Model:PrefillChunkTokens must be between 1 and 4096 (it is 5000)", error.Message);
+    }
+
+    /// <summary>The model's services on <paramref name="settings"/>, validated as at start-up (throws what fails).</summary>
+    static ServiceProvider ValidateAtStartUp(Dictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection().AddLogging().AddModel(configuration);
+        services.AddSingleton<IHostApplicationLifetime>(new NoLifetime());
+        var provider = services.BuildServiceProvider();
+        try
+        {
+            provider.GetRequiredService<IStartupValidator>().Validate();
+            return provider;
+        }
+        catch
+        {
+            provider.Dispose();
+            throw;
+        }
     }
 
     sealed class NoLifetime : IHostApplicationLifetime

@@ -1,14 +1,8 @@
-using System.Net;
-using System.Text.Json;
-using Llama2.Server.Tests.TestData;
-
 namespace Llama2.Server.Tests.Api;
 
 /// <summary>GET /info, POST /tokenize, the OpenAPI document and Swagger UI.</summary>
 public sealed class InfoTokenizeOpenApiTests(Tiny32kServer server) : IClassFixture<Tiny32kServer>
 {
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task Info_describes_the_model_and_the_limits()
     {

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Text.Json;
-using Llama2.Server.Tests.TestData;
-
 namespace Llama2.Server.Tests.Api;
 
 /// <summary>Every bad input gets a clear error in TGI's body, never a crash or a stack trace.</summary>

@@ -1,94 +1,15 @@
 using System.Globalization;
-using System.Net;
-using System.Text.Json;
-using Llama2.Server.Tests.TestData;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Llama2.Server.Tests.Browser;
 
 /// <summary>
-/// The playground page in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
-/// ever downloaded) against the real server on Kestrel on a loopback port. Screenshots go to TestResults/playground/.
+/// The playground in a real browser (see <see cref="PlaygroundSession"/>). Screenshots go to TestResults/playground/.
 /// </summary>
 public sealed class PlaygroundBrowserTests
 {
-    const string ChromiumPath = "/usr/bin/chromium";
-
-    static readonly string[] ChromiumArgs =
-    [
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
-    ];
-
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     static string ScreenshotFolder => Directory.CreateDirectory(
         Path.Combine(SharedData.RepositoryRoot, "TestResults", "playground")).FullName;
-
-    /// <summary>Chromium, or a skip (a failure under CI) saying how to get it.</summary>
-    static void RequireChromium()
-    {
-        if (File.Exists(ChromiumPath)) return;
-        var reason = $"{ChromiumPath} not found: install Debian's chromium (apt-get install -y chromium) to run the browser tests";
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"))) Assert.Fail(reason);
-        Assert.Skip(reason);
-    }
-
-    static async Task<(IPlaywright, IBrowser)> LaunchAsync()
-    {
-        var playwright = await Playwright.CreateAsync();
-        try
-        {
-            var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-            {
-                ExecutablePath = ChromiumPath,
-                Headless = true,
-                Args = ChromiumArgs,
-                Timeout = 60_000,
-            });
-            return (playwright, browser);
-        }
-        catch
-        {
-            playwright.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// tiny32k with one-token buffers behind a <see cref="SlowLink"/>: the pace of a stream is the link's, so the
-    /// test can watch it and stop it mid-way however fast the model is.
-    /// </summary>
-    static Task<LoopbackServer> StartServerAsync(SlowLink link) => LoopbackServer.StartAsync(
-        new Dictionary<string, string?>
-        {
-            ["Model:CheckpointPath"] = SharedData.Tiny32k,
-            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-            ["Model:TokenBufferSize"] = "1",
-        },
-        services => services.AddSingleton<IStartupFilter>(link));
-
-    static async Task<IPage> OpenAsync(IBrowser browser, LoopbackServer server, int width, int height)
-    {
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions
-        {
-            ViewportSize = new ViewportSize { Width = width, Height = height },
-            BaseURL = server.Address.ToString(),
-        });
-        page.SetDefaultTimeout(30_000);
-        var errors = new List<string>();
-        page.PageError += (_, error) => errors.Add(error);
-        page.Console += (_, message) => { if (message.Type == "error") errors.Add(message.Text); };
-        var response = await page.GotoAsync("/");
-        Assert.Equal(200, response!.Status);
-        // The model line fills in from /info, and the prompt's token count from /tokenize.
-        await Assertions.Expect(page.Locator("#model")).ToContainTextAsync("tiny32k · 3.1M parameters · dim 48, 2 layers, 6 heads (2 kv) · vocab 32000 · context 128");
-        await Assertions.Expect(page.Locator("#prompt-tokens")).ToHaveTextAsync("5 tokens · room for 123 more");
-        Assert.Empty(errors);
-        return page;
-    }
 
     static async Task<JsonElement> InfoAsync(LoopbackServer server)
     {
@@ -103,14 +24,8 @@ public sealed class PlaygroundBrowserTests
     [Fact(Timeout = 180_000)]
     public async Task The_page_streams_tokens_shows_the_rate_and_stop_frees_the_sequence()
     {
-        RequireChromium();
-        Assertions.SetDefaultExpectTimeout(30_000);
-        var link = new SlowLink();
-        await using var server = await StartServerAsync(link);
-        var (playwright, browser) = await LaunchAsync();
-        using var _ = playwright;
-        await using var __ = browser;
-        var page = await OpenAsync(browser, server, 1280, 800);
+        await using var session = await PlaygroundSession.OpenAsync(1280, 800);
+        var (page, link, server) = (session.Page, session.Link, session.Server);
 
         // The max new tokens default was brought down to the room left in tiny32k's 128-token context.
         Assert.Equal("123", await page.Locator("#max_new_tokens").InputValueAsync());
@@ -189,14 +104,8 @@ public sealed class PlaygroundBrowserTests
     [Fact(Timeout = 180_000)]
     public async Task Errors_read_as_sentences_and_the_page_fits_a_phone()
     {
-        RequireChromium();
-        Assertions.SetDefaultExpectTimeout(30_000);
-        var link = new SlowLink();
-        await using var server = await StartServerAsync(link);
-        var (playwright, browser) = await LaunchAsync();
-        using var _ = playwright;
-        await using var __ = browser;
-        var page = await OpenAsync(browser, server, 390, 844);
+        await using var session = await PlaygroundSession.OpenAsync(390, 844);
+        var page = session.Page;
 
         // Nothing wider than the screen.
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"),

@@ -1,9 +1,3 @@
-using System.Net;
-using Llama2.Engine;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
-using Llama2.Server.Tests.TestData;
-
 namespace Llama2.Server.Tests.Generation;
 
 /// <summary>

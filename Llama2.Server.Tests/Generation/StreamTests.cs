@@ -1,7 +1,3 @@
-using System.Net;
-using System.Text.Json;
-using Llama2.Server.Tests.TestData;
-
 namespace Llama2.Server.Tests.Generation;
 
 /// <summary>Server-Sent Events from /generate_stream and from /generate when asked to stream.</summary>

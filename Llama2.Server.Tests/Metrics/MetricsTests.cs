@@ -1,16 +1,8 @@
-using System.Net;
-using Llama2.Server.Tests.TestData;
-using Llama2.Engine;
-using Llama2.Server.Model;
-using Microsoft.Extensions.DependencyInjection;
-
 namespace Llama2.Server.Tests.Metrics;
 
 /// <summary>GET /metrics: what a few requests do to the counters, histograms and gauges.</summary>
 public sealed class MetricsTests
 {
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     static async Task<PrometheusText> ScrapeAsync(HttpClient client)
     {
         using var response = await client.GetAsync("/metrics", TestToken);

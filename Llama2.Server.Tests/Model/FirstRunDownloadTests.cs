@@ -1,8 +1,3 @@
-using System.Net;
-using Llama2.Engine.Tests.Download;
-using Llama2.Server.Model;
-using Llama2.Server.Tests.TestData;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -11,8 +6,6 @@ namespace Llama2.Server.Tests.Model;
 /// <summary>A first start with no model files fetches them from Model:Download (a loopback server here).</summary>
 public sealed class FirstRunDownloadTests
 {
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task Missing_files_are_downloaded_before_ready_with_progress_on_health()
     {

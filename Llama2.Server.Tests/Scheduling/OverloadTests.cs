@@ -1,15 +1,8 @@
-using System.Net;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
-using Llama2.Server.Tests.TestData;
-
 namespace Llama2.Server.Tests.Scheduling;
 
 /// <summary>A full queue answers 429; a client that goes away frees its slot. One slot, a queue of one.</summary>
 public sealed class OverloadTests
 {
-    static CancellationToken TestToken => TestContext.Current.CancellationToken;
-
     static ServerFactory OneSlot() => ServerFactory.Tiny32k(
         ("Model:MaxConcurrentSequences", "1"), ("Model:MaxQueueLength", "1"), ("Model:TokenBufferSize", "1"), ("Api:RetryAfterSeconds", "2"));
 
@@ -18,8 +11,7 @@ public sealed class OverloadTests
     {
         await using var factory = OneSlot();
         var client = await factory.CreateReadyClientAsync();
-        Assert.True(factory.ModelHost.TryGetModel(out var loaded));
-        var scheduler = loaded.Scheduler;
+        var scheduler = factory.Scheduler;
 
         // Occupy the only slot with a sequence nobody reads: it stops one token ahead and keeps the slot.
         using var hold = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
@@ -56,8 +48,7 @@ public sealed class OverloadTests
     {
         await using var factory = OneSlot();
         var client = await factory.CreateReadyClientAsync();
-        Assert.True(factory.ModelHost.TryGetModel(out var loaded));
-        var scheduler = loaded.Scheduler;
+        var scheduler = factory.Scheduler;
         long completedBefore = scheduler.CompletedSequences;
 
         using (var disconnect = CancellationTokenSource.CreateLinkedTokenSource(TestToken))

@@ -1,6 +1,3 @@
-using Llama2.Engine;
-using Llama2.Server.Model;
-
 namespace Llama2.Server.Tests.TestData;
 
 /// <summary>Loads the real files, but only once the test lets it: the server stays "loading" until then.</summary>

@@ -1,8 +1,6 @@
-using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Llama2.Server.Tests.TestData;
 
@@ -42,14 +40,7 @@ public sealed class LoopbackServer : IAsyncDisposable
             var address = factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
                 .Addresses.Select(a => new Uri(a)).Single();
             client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (true)
-            {
-                using var response = await client.GetAsync("/health", TestContext.Current.CancellationToken);
-                if (response.IsSuccessStatusCode) break;
-                if (DateTime.UtcNow > deadline) throw new TimeoutException($"/health still {(int)response.StatusCode} after 30 s");
-                await Task.Delay(20, TestContext.Current.CancellationToken);
-            }
+            await ServerFactory.WaitUntilReadyAsync(client);
             return new LoopbackServer(factory, address, client);
         }
         catch

@@ -1,10 +1,9 @@
 using System.Net.Http.Json;
-using Llama2.Server.Model;
+using Llama2.Engine.Scheduling;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Llama2.Server.Tests.TestData;
 
@@ -43,15 +42,25 @@ public class ServerFactory(IReadOnlyDictionary<string, string?> settings, Action
 
     public ModelHost ModelHost => Services.GetRequiredService<ModelHost>();
 
+    /// <summary>The loaded model's scheduler; the test fails if the model is not loaded.</summary>
+    public GenerationScheduler Scheduler => Assert.IsType<LoadedModel>(ModelHost.Loaded).Scheduler;
+
     /// <summary>A client, once /health says the model is loaded (polled, bounded).</summary>
     public async Task<HttpClient> CreateReadyClientAsync()
     {
         var client = CreateClient();
+        await WaitUntilReadyAsync(client);
+        return client;
+    }
+
+    /// <summary>Polls the server's /health (bounded: 30 s) until it says the model is loaded.</summary>
+    public static async Task WaitUntilReadyAsync(HttpClient client)
+    {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
             using var response = await client.GetAsync("/health", TestContext.Current.CancellationToken);
-            if (response.IsSuccessStatusCode) return client;
+            if (response.IsSuccessStatusCode) return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"/health still {(int)response.StatusCode} after 30 s: {await response.Content.ReadAsStringAsync()}");
             await Task.Delay(20, TestContext.Current.CancellationToken);

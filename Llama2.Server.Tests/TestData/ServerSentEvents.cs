@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Llama2.Server.Tests.TestData;
 
 /// <summary>Reads a text/event-stream response event by event (comment lines skipped).</summary>

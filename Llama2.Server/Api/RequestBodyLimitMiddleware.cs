@@ -18,7 +18,7 @@ public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<Ap
         {
             http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
             await http.Response.WriteAsJsonAsync(
-                new ErrorResponse($"the request body is {http.Request.ContentLength} bytes; the limit is {_limit}", ErrorTypes.Validation),
+                TgiErrors.Body(ApiError.Invalid($"the request body is {http.Request.ContentLength} bytes; the limit is {_limit}")),
                 http.RequestAborted);
             return;
         }

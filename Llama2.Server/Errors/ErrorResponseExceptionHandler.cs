@@ -16,15 +16,15 @@ public sealed class ErrorResponseExceptionHandler(ILogger<ErrorResponseException
         var (status, error) = exception switch
         {
             BadHttpRequestException { InnerException: JsonException json } =>
-                (StatusCodes.Status422UnprocessableEntity, new ErrorResponse(Describe(json), ErrorTypes.Validation)),
-            BadHttpRequestException bad => (bad.StatusCode, new ErrorResponse(Describe(bad), ErrorTypes.Validation)),
-            _ => (StatusCodes.Status500InternalServerError, new ErrorResponse("internal server error", ErrorTypes.Internal)),
+                (StatusCodes.Status422UnprocessableEntity, ApiError.Invalid(Describe(json))),
+            BadHttpRequestException bad => (bad.StatusCode, ApiError.Invalid(Describe(bad))),
+            _ => (StatusCodes.Status500InternalServerError, ApiError.InternalError),
         };
         if (status >= 500) logger.LogError(exception, "Unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
         if (http.Response.HasStarted) return true;
 
         http.Response.StatusCode = status;
-        await http.Response.WriteAsJsonAsync(error, cancellationToken);
+        await http.Response.WriteAsJsonAsync(TgiErrors.Body(error), cancellationToken);
         return true;
     }
 

@@ -19,8 +19,8 @@ public static class ErrorResponseExtensions
                 StatusCodes.Status415UnsupportedMediaType => "the request body must be JSON (Content-Type: application/json)",
                 var status => $"HTTP {status}",
             };
-            var type = response.StatusCode < 500 ? ErrorTypes.Validation : ErrorTypes.Internal;
-            await response.WriteAsJsonAsync(new ErrorResponse(message, type), context.HttpContext.RequestAborted);
+            var error = new ApiError(response.StatusCode < 500 ? ApiErrorKind.Validation : ApiErrorKind.Internal, message);
+            await response.WriteAsJsonAsync(TgiErrors.Body(error), context.HttpContext.RequestAborted);
         });
         return app;
     }

@@ -1,10 +1,9 @@
 using System.Globalization;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Scheduling;
 using Llama2.Server.Api;
 using Llama2.Server.Errors;
-using Llama2.Server.Metrics;
 using Llama2.Server.Model;
+using Llama2.Server.OpenApi;
+using Llama2.Server.Serving;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -12,10 +11,14 @@ namespace Llama2.Server.Generation;
 
 public static class GenerationEndpoints
 {
+    /// <summary>The TGI request checks.</summary>
+    public static IServiceCollection AddGeneration(this IServiceCollection services) =>
+        services.AddSingleton<GenerateRequestValidator>();
+
     /// <summary>POST /generate and POST /generate_stream, TGI's text-generation API.</summary>
     public static IEndpointRouteBuilder MapGeneration(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("").WithTags("Generation");
+        var group = routes.MapGroup("").WithTags("Generation").RequireLoadedModel(TgiErrors.Result);
 
         group.MapPost("/generate", Generate)
             .WithName("Generate")
@@ -24,9 +27,7 @@ public static class GenerationEndpoints
                 "when `stream` is true or the request accepts `text/event-stream`. Response headers give token counts " +
                 "and timings (x-generated-tokens, x-prompt-tokens, x-time-per-token, x-inference-time, x-queue-time, " +
                 "x-tokens-per-second).")
-            .Accepts<GenerateRequest>("application/json")
-            .ProducesGenerationErrors()
-            .AddOpenApiOperationTransformer(OpenApi.Examples.GenerateRequest);
+            .AcceptsGenerateRequest();
 
         group.MapPost("/generate_stream", GenerateStream)
             .WithName("GenerateStream")
@@ -35,40 +36,35 @@ public static class GenerationEndpoints
                 "(`{\"index\",\"token\":{\"id\",\"text\",\"logprob\",\"special\"},\"generated_text\":null,\"details\":null}`); " +
                 "the last event carries `generated_text` and `details`. An error after the stream started is an event " +
                 "`{\"error\",\"error_type\"}`. Idle streams get `: keep-alive` comment lines.")
-            .Accepts<GenerateRequest>("application/json")
-            .ProducesGenerationErrors()
-            .AddOpenApiOperationTransformer(OpenApi.Examples.GenerateRequest);
+            .AcceptsGenerateRequest();
 
         return routes;
     }
 
-    /// <summary>The error answers of both generation endpoints, all with TGI's error body.</summary>
-    static RouteHandlerBuilder ProducesGenerationErrors(this RouteHandlerBuilder endpoint) => endpoint
-        .Produces<ErrorResponse>(StatusCodes.Status413PayloadTooLarge)
-        .Produces<ErrorResponse>(StatusCodes.Status415UnsupportedMediaType)
-        .Produces<ErrorResponse>(StatusCodes.Status422UnprocessableEntity)
-        .Produces<ErrorResponse>(StatusCodes.Status429TooManyRequests)
-        .Produces<ErrorResponse>(StatusCodes.Status500InternalServerError)
-        .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable);
+    /// <summary>What both endpoints take (TGI's request, with an example) and their error answers.</summary>
+    static RouteHandlerBuilder AcceptsGenerateRequest(this RouteHandlerBuilder endpoint) => endpoint
+        .Accepts<GenerateRequest>("application/json")
+        .ProducesTgiErrors(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType,
+            StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests,
+            StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable)
+        .WithRequestExample("""
+            {"inputs": "Once upon a time", "parameters": {"max_new_tokens": 32, "temperature": 0.8, "top_p": 0.9, "seed": 42, "stop": ["\n\n"], "details": true}}
+            """);
 
     static async Task<Results<Ok<GenerateResponse>, TokenStreamResult, JsonHttpResult<ErrorResponse>, EmptyHttpResult>> Generate(
-        GenerateRequest body, HttpContext http, ModelHost host, IOptions<ModelOptions> model, IOptions<ApiOptions> api)
+        GenerateRequest body, HttpContext http, GenerateRequestValidator validator, GenerationQueue queue, IOptions<ApiOptions> api)
     {
+        var loaded = http.LoadedModel();
+        var started = validator.Validate(body, loaded).Then(generation => queue.Submit(loaded, generation, http));
+        if (!started.Passed) return TgiErrors.Result(started.Error, http);
         bool stream = body.Stream || http.Request.Headers.Accept.Any(a => a?.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase) == true);
-        if (!TryStart(body, http, host, model.Value, api.Value, out var generation, out var scheduled, out var error)) return error;
-        if (stream) return new TokenStreamResult(generation, scheduled, TimeSpan.FromSeconds(api.Value.StreamHeartbeatSeconds));
+        if (stream) return new TokenStreamResult(started.Value, Heartbeat(api));
 
-        using var metrics = GenerationMetrics.Start(http, generation, scheduled);
+        using var running = started.Value;
         var tokens = new List<TokenInfo>();
-        GenerationSummary? summary = null;
         try
         {
-            await foreach (var token in scheduled.Tokens.ReadAllAsync(http.RequestAborted))
-            {
-                metrics.OnToken(token);
-                tokens.Add(token.ToTokenInfo());
-                summary ??= token.Summary;
-            }
+            await foreach (var token in running.ReadAllAsync(http.RequestAborted)) tokens.Add(token.ToTokenInfo());
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
@@ -76,76 +72,36 @@ public static class GenerationEndpoints
         }
         catch (ArgumentException e)
         {
-            return ApiErrors.Validation(e.Message);
+            return TgiErrors.Result(ApiError.Invalid(e.Message), http);
         }
         catch (OperationCanceledException)
         {
-            return ApiErrors.NotReady(http); // the server is shutting down
+            return TgiErrors.Result(ApiError.NotReady, http); // the server is shutting down
         }
-        if (summary is null) return ApiErrors.Generation("generation ended without a result");
+        if (running.Finished is not { } finished) return TgiErrors.Result(ApiError.GenerationFailed("generation ended without a result"), http);
 
-        GenerationLog.Record(http, summary);
-        WriteTimingHeaders(http.Response, summary, scheduled);
-        var details = generation.Details
-            ? new GenerationDetails(summary.FinishReason.ToTgi(), summary.GeneratedTokens, generation.Seed,
-                generation.DecoderInputDetails ? Prefill(generation, host) : [], tokens, summary.PromptTokens,
-                Math.Round(summary.TokensPerSecond, 2), summary.TimeToFirstToken.TotalMilliseconds, scheduled.QueueTime.TotalMilliseconds)
+        WriteTimingHeaders(http.Response, finished);
+        var parameters = body.Parameters ?? new GenerateParameters();
+        var details = parameters.Details
+            ? finished.ToDetails(parameters.DecoderInputDetails ? TgiMapping.Prefill(loaded.Model.Tokenizer, running.Generation.PromptIds) : [], tokens)
             : null;
-        var text = generation.ReturnFullText ? generation.Inputs + summary.GeneratedText : summary.GeneratedText;
+        var text = parameters.ReturnFullText == true ? body.Inputs + finished.Summary.GeneratedText : finished.Summary.GeneratedText;
         return TypedResults.Ok(new GenerateResponse(text, details));
     }
 
     static Results<TokenStreamResult, JsonHttpResult<ErrorResponse>> GenerateStream(
-        GenerateRequest body, HttpContext http, ModelHost host, IOptions<ModelOptions> model, IOptions<ApiOptions> api)
+        GenerateRequest body, HttpContext http, GenerateRequestValidator validator, GenerationQueue queue, IOptions<ApiOptions> api)
     {
-        if (!TryStart(body, http, host, model.Value, api.Value, out var generation, out var scheduled, out var error)) return error;
-        return new TokenStreamResult(generation, scheduled, TimeSpan.FromSeconds(api.Value.StreamHeartbeatSeconds));
+        var loaded = http.LoadedModel();
+        var started = validator.Validate(body, loaded).Then(generation => queue.Submit(loaded, generation, http));
+        return started.Passed ? new TokenStreamResult(started.Value, Heartbeat(api)) : TgiErrors.Result(started.Error, http);
     }
 
-    /// <summary>Validates the request and queues it; the client's disconnect token goes with it to the token loop.</summary>
-    static bool TryStart(GenerateRequest body, HttpContext http, ModelHost host, ModelOptions model, ApiOptions api,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ValidatedGeneration? generation,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ScheduledGeneration? scheduled,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out JsonHttpResult<ErrorResponse>? error)
-    {
-        generation = null;
-        scheduled = null;
-        error = null;
-        if (!host.TryGetModel(out var loaded))
-        {
-            error = ApiErrors.NotReady(http);
-            return false;
-        }
-        if (!new GenerationValidator(model, api).TryValidate(body, loaded, out generation, out var problem))
-        {
-            error = ApiErrors.Validation(problem);
-            return false;
-        }
-        if (!loaded.Scheduler.TrySubmit(generation.Request, http.RequestAborted, out scheduled))
-        {
-            error = ApiErrors.Overloaded(http, api.RetryAfterSeconds);
-            return false;
-        }
-        return true;
-    }
+    static TimeSpan Heartbeat(IOptions<ApiOptions> api) => TimeSpan.FromSeconds(api.Value.StreamHeartbeatSeconds);
 
-    static List<PrefillToken> Prefill(ValidatedGeneration generation, ModelHost host)
+    static void WriteTimingHeaders(HttpResponse response, FinishedGeneration finished)
     {
-        host.TryGetModel(out var loaded);
-        var tokenizer = loaded!.Model.Tokenizer;
-        var prefill = new List<PrefillToken>(generation.PromptIds.Length);
-        int previous = 0;
-        foreach (int id in generation.PromptIds)
-        {
-            var text = tokenizer.IsSpecial(id) ? "" : System.Text.Encoding.UTF8.GetString(tokenizer.Decode(previous, id));
-            prefill.Add(new PrefillToken(id, text, null));
-            previous = id;
-        }
-        return prefill;
-    }
-
-    static void WriteTimingHeaders(HttpResponse response, GenerationSummary summary, ScheduledGeneration scheduled)
-    {
+        var summary = finished.Summary;
         var headers = response.Headers;
         var inv = CultureInfo.InvariantCulture;
         double inferenceMs = summary.TotalTime.TotalMilliseconds;
@@ -153,7 +109,7 @@ public static class GenerationEndpoints
         headers["x-prompt-tokens"] = summary.PromptTokens.ToString(inv);
         headers["x-inference-time"] = ((long)inferenceMs).ToString(inv);
         headers["x-time-per-token"] = ((long)(inferenceMs / Math.Max(1, summary.GeneratedTokens))).ToString(inv);
-        headers["x-queue-time"] = ((long)scheduled.QueueTime.TotalMilliseconds).ToString(inv);
+        headers["x-queue-time"] = ((long)finished.QueueTime.TotalMilliseconds).ToString(inv);
         headers["x-tokens-per-second"] = summary.TokensPerSecond.ToString("0.##", inv);
     }
 }

@@ -1,8 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
-using Llama2.Engine.Scheduling;
 using Llama2.Server.Errors;
-using Llama2.Server.Metrics;
+using Llama2.Server.Serving;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -16,7 +15,7 @@ namespace Llama2.Server.Generation;
 /// A comment line goes out when no token came for a while, so proxies keep the connection open. (ASP.NET Core's
 /// ServerSentEvents result cannot send comments, hence this one.)
 /// </summary>
-public sealed class TokenStreamResult(ValidatedGeneration generation, ScheduledGeneration scheduled, TimeSpan heartbeat)
+public sealed class TokenStreamResult(RunningGeneration generation, TimeSpan heartbeat)
     : IResult, IEndpointMetadataProvider
 {
     static readonly byte[] DataPrefix = "data: "u8.ToArray();
@@ -25,7 +24,7 @@ public sealed class TokenStreamResult(ValidatedGeneration generation, ScheduledG
 
     public async Task ExecuteAsync(HttpContext http)
     {
-        using var metrics = GenerationMetrics.Start(http, generation, scheduled);
+        using var _ = generation;
         var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         var logger = http.RequestServices.GetRequiredService<ILogger<TokenStreamResult>>();
         var response = http.Response;
@@ -33,16 +32,15 @@ public sealed class TokenStreamResult(ValidatedGeneration generation, ScheduledG
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no"; // nginx: do not buffer the stream
-        response.Headers["x-prompt-tokens"] = generation.PromptIds.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers["x-prompt-tokens"] = generation.Generation.PromptIds.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         await response.StartAsync(aborted);
 
-        var tokens = scheduled.Tokens;
         try
         {
             while (true)
             {
-                var more = tokens.WaitToReadAsync(aborted).AsTask();
+                var more = generation.WaitToReadAsync(aborted).AsTask();
                 while (!more.IsCompleted)
                 {
                     try
@@ -56,13 +54,11 @@ public sealed class TokenStreamResult(ValidatedGeneration generation, ScheduledG
                     }
                 }
                 if (!await more) break;
-                while (tokens.TryRead(out var token))
+                while (generation.TryRead(out var token))
                 {
-                    metrics.OnToken(token);
-                    var summary = token.Summary;
-                    if (summary is not null) GenerationLog.Record(http, summary);
-                    var item = new StreamResponse(token.Index + 1, token.ToTokenInfo(), summary?.GeneratedText,
-                        summary?.ToStreamDetails(generation, scheduled));
+                    var finished = generation.Finished; // set with the last token
+                    var item = new StreamResponse(token.Index + 1, token.ToTokenInfo(), finished?.Summary.GeneratedText,
+                        finished?.ToStreamDetails());
                     await WriteEventAsync(response, item, json, aborted);
                 }
                 await response.Body.FlushAsync(aborted);
@@ -74,12 +70,12 @@ public sealed class TokenStreamResult(ValidatedGeneration generation, ScheduledG
         }
         catch (ArgumentException e)
         {
-            await WriteEventAsync(response, new ErrorResponse(e.Message, ErrorTypes.Validation), json, aborted);
+            await WriteEventAsync(response, TgiErrors.Body(ApiError.Invalid(e.Message)), json, aborted);
         }
         catch (Exception e)
         {
             logger.LogError(e, "Generation failed while streaming");
-            await WriteEventAsync(response, new ErrorResponse("generation failed", ErrorTypes.Generation), json, aborted);
+            await WriteEventAsync(response, TgiErrors.Body(ApiError.GenerationFailed("generation failed")), json, aborted);
         }
     }
 

@@ -16,28 +16,27 @@ public static class InfoEndpoints
     /// <summary>GET /info: the model, the limits and the current load.</summary>
     public static IEndpointRouteBuilder MapInfo(this IEndpointRouteBuilder routes)
     {
-        routes.MapGroup("").WithTags("Info")
+        routes.MapGroup("").WithTags("Info").RequireLoadedModel(TgiErrors.Result)
             .MapGet("/info", Info)
             .WithName("Info")
             .WithSummary("Model and server information")
             .WithDescription("TGI's /info fields (model_id, max_input_tokens, max_total_tokens, max_stop_sequences, " +
                 "version, ...) plus the model's shape, the queue depth and the active sequences. 503 while the model loads.")
-            .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable);
+            .ProducesTgiErrors(StatusCodes.Status503ServiceUnavailable);
         return routes;
     }
 
-    static Results<Ok<InfoResponse>, JsonHttpResult<ErrorResponse>> Info(
-        HttpContext http, ModelHost host, IOptions<ModelOptions> modelOptions, IOptions<ApiOptions> api)
+    static Ok<InfoResponse> Info(HttpContext http, IOptions<ModelOptions> modelOptions, IOptions<ApiOptions> api)
     {
-        if (!host.TryGetModel(out var loaded)) return ApiErrors.NotReady(http);
-        var options = modelOptions.Value;
+        var loaded = http.LoadedModel();
+        var scheduling = loaded.Scheduler.Options;
         var model = loaded.Model;
         var c = model.Config;
         return TypedResults.Ok(new InfoResponse(
             loaded.ModelId, "float32", "cpu",
-            options.MaxConcurrentSequences + options.MaxQueueLength, 1, api.Value.MaxStopSequences,
-            loaded.Scheduler.ContextLength - 1, loaded.Scheduler.ContextLength, options.MaxNewTokens,
-            options.MaxConcurrentSequences, options.MaxQueueLength,
+            scheduling.MaxConcurrentSequences + scheduling.MaxQueueLength, 1, api.Value.MaxStopSequences,
+            loaded.Scheduler.ContextLength - 1, loaded.Scheduler.ContextLength, modelOptions.Value.MaxNewTokens,
+            scheduling.MaxConcurrentSequences, scheduling.MaxQueueLength,
             loaded.Scheduler.QueueDepth, loaded.Scheduler.ActiveSequences, Workers.ThreadCount,
             "llama2-dotnet", Version,
             new ModelInfo(c.Dim, c.HiddenDim, c.NLayers, c.NHeads, c.NKvHeads, c.VocabSize, c.SeqLen, c.SharedClassifier,

@@ -1,13 +1,17 @@
-using Llama2.Server.Generation;
+using Llama2.Server.Serving;
 using Serilog;
 
 namespace Llama2.Server.Logging;
 
 public static class LoggingExtensions
 {
-    /// <summary>Serilog, configured from the "Serilog" configuration section (appsettings.json, environment, command line).</summary>
+    /// <summary>
+    /// Serilog, configured from the "Serilog" configuration section (appsettings.json, environment, command line), and
+    /// what the request log keeps of generations.
+    /// </summary>
     public static WebApplicationBuilder AddLogging(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<IGenerationObserver, GenerationLog>();
         builder.Services.AddSerilog((services, logger) => logger
             .ReadFrom.Configuration(builder.Configuration)
             .ReadFrom.Services(services)
@@ -35,10 +39,10 @@ public static class LoggingExtensions
                 context.Set("PromptTokens", summary.PromptTokens);
                 context.Set("GeneratedTokens", summary.GeneratedTokens);
                 context.Set("TokensPerSecond", Math.Round(summary.TokensPerSecond, 1));
-                context.Set("FinishReason", summary.FinishReason.ToTgi());
+                context.Set("FinishReason", summary.FinishReason.Name());
                 context.Set("Generation",
                     $", prompt {summary.PromptTokens} tokens, generated {summary.GeneratedTokens} tokens, " +
-                    $"{summary.TokensPerSecond:0.0} tok/s, finish {summary.FinishReason.ToTgi()}");
+                    $"{summary.TokensPerSecond:0.0} tok/s, finish {summary.FinishReason.Name()}");
             };
         });
 }

@@ -1,12 +1,14 @@
+using Llama2.Server.Serving;
 using Prometheus;
 
 namespace Llama2.Server.Metrics;
 
 public static class MetricsExtensions
 {
-    /// <summary>The server's metrics registry (<see cref="ServerMetrics"/>).</summary>
-    public static IServiceCollection AddServerMetrics(this IServiceCollection services) =>
-        services.AddSingleton<ServerMetrics>();
+    /// <summary>The server's metrics registry (<see cref="ServerMetrics"/>), and what it observes of generations.</summary>
+    public static IServiceCollection AddServerMetrics(this IServiceCollection services) => services
+        .AddSingleton<ServerMetrics>()
+        .AddSingleton<IGenerationObserver, GenerationMetrics>();
 
     /// <summary>
     /// Counts HTTP requests by endpoint (route), method and status code, and times them (prometheus-net's

@@ -85,7 +85,7 @@ public sealed class ServerMetrics
 
     void UpdateGauges()
     {
-        if (!_host.TryGetModel(out var loaded))
+        if (_host.Loaded is not { } loaded)
         {
             QueueDepth.Set(0);
             ActiveSequences.Set(0);

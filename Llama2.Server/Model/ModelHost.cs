@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using Llama2.Engine.Download;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
@@ -16,12 +15,14 @@ public sealed class ModelHost(
     IModelLoader loader,
     ModelDownloads downloads,
     IOptions<ModelOptions> options,
+    IOptions<SchedulerOptions> schedulerOptions,
     IHostApplicationLifetime lifetime,
     ILogger<ModelHost> logger) : IHostedService
 {
     // Read when loading starts, not at construction: resolving this service must never throw options validation
     // errors (start-up reports those once, in HostingExtensions).
     ModelOptions _options = null!;
+    SchedulerOptions _scheduling = null!;
     readonly CancellationTokenSource _stopping = new();
     LoadedModel? _loaded;
     Task? _loading;
@@ -31,16 +32,13 @@ public sealed class ModelHost(
     /// <summary>Download progress while <see cref="State"/> is Downloading.</summary>
     public string? Detail => State == ModelState.Downloading ? downloads.Status : null;
 
-    /// <summary>The loaded model, or false while loading or after a failed load.</summary>
-    public bool TryGetModel([NotNullWhen(true)] out LoadedModel? model)
-    {
-        model = Volatile.Read(ref _loaded);
-        return model is not null;
-    }
+    /// <summary>The loaded model; null while loading, after a failed load, and once stopping.</summary>
+    public LoadedModel? Loaded => Volatile.Read(ref _loaded);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _options = options.Value;
+        _scheduling = schedulerOptions.Value;
         _loading = Task.Run(LoadAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -58,21 +56,14 @@ public sealed class ModelHost(
             if (_options.Threads > 0) Workers.ThreadCount = _options.Threads;
             var model = loader.Load(_options);
             var warmUp = System.Diagnostics.Stopwatch.StartNew();
-            model.WarmUp(_options.MaxConcurrentSequences); // still "loading": the first requests get optimised kernels
-            var scheduler = new GenerationScheduler(model, new SchedulerOptions
-            {
-                MaxConcurrentSequences = _options.MaxConcurrentSequences,
-                QueueCapacity = _options.MaxQueueLength,
-                TokenBufferSize = _options.TokenBufferSize,
-                PrefillChunkTokens = _options.PrefillChunkTokens,
-                ContextTokensPerSlot = _options.ContextTokensPerSlot,
-            });
+            model.WarmUp(_scheduling.MaxConcurrentSequences); // still "loading": the first requests get optimised kernels
+            var scheduler = new GenerationScheduler(model, _scheduling);
             var config = model.Config;
             logger.LogInformation(
                 "Loaded {Checkpoint} ({FileBytes} bytes, {Parameters} parameters) in {LoadMs:0.0} ms: {Config}; " +
                 "{Slots} sequence slots, queue {Queue}, {Threads} threads; warmed up in {WarmUpMs:0} ms",
                 model.Checkpoint.Path, model.Checkpoint.FileBytes, config.ParameterCount, model.LoadTime.TotalMilliseconds,
-                config.ToString(), _options.MaxConcurrentSequences, _options.MaxQueueLength, Workers.ThreadCount,
+                config.ToString(), _scheduling.MaxConcurrentSequences, _scheduling.MaxQueueLength, Workers.ThreadCount,
                 warmUp.Elapsed.TotalMilliseconds);
             Volatile.Write(ref _loaded, new LoadedModel(model, scheduler, Path.GetFileNameWithoutExtension(model.Checkpoint.Path)));
             State = ModelState.Ready;

@@ -2,7 +2,11 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Llama2.Server.Model;
 
-/// <summary>The model to serve and how the engine runs it (configuration section <c>Model</c>).</summary>
+/// <summary>
+/// The model to serve (configuration section <c>Model</c>). The scheduler's sizes (MaxConcurrentSequences,
+/// MaxQueueLength, TokenBufferSize, PrefillChunkTokens, ContextTokensPerSlot) are set in the same section and bound
+/// to the engine's own <see cref="Llama2.Engine.Scheduling.SchedulerOptions"/>, which checks them.
+/// </summary>
 public sealed class ModelOptions
 {
     public const string Section = "Model";
@@ -21,32 +25,6 @@ public sealed class ModelOptions
     /// <summary>Threads for the kernels; 0 = all cores.</summary>
     [Range(0, 256)]
     public int Threads { get; set; }
-
-    /// <summary>Sequences generated at the same time, each with its own KV cache.</summary>
-    [Range(1, 256)]
-    public int MaxConcurrentSequences { get; set; } = 8;
-
-    /// <summary>Requests that may wait for a free sequence slot; more are answered 429.</summary>
-    [Range(1, 100_000)]
-    public int MaxQueueLength { get; set; } = 32;
-
-    /// <summary>
-    /// Prompt tokens fed per step while other sequences are decoding (continuous batching): a long prompt joining
-    /// delays the running streams by about one step per chunk, not by its whole prefill.
-    /// </summary>
-    [Range(1, 4096)]
-    public int PrefillChunkTokens { get; set; } = 32;
-
-    /// <summary>
-    /// Positions each sequence slot's KV cache holds (prompt + generated tokens): bounds the memory of a slot. 0, or
-    /// more than the model's seq_len, means the model's seq_len.
-    /// </summary>
-    [Range(0, 1_000_000)]
-    public int ContextTokensPerSlot { get; set; }
-
-    /// <summary>Tokens a sequence may run ahead of a slow client before it is paused.</summary>
-    [Range(1, 4096)]
-    public int TokenBufferSize { get; set; } = 64;
 
     /// <summary>max_new_tokens when a request does not give it (capped by the room left in the context).</summary>
     [Range(1, 1_000_000)]

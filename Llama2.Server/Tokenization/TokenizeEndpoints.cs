@@ -3,6 +3,7 @@ using Llama2.Engine.Tokenization;
 using Llama2.Server.Api;
 using Llama2.Server.Errors;
 using Llama2.Server.Model;
+using Llama2.Server.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -13,27 +14,24 @@ public static class TokenizeEndpoints
     /// <summary>POST /tokenize: the token ids of a text, with their offsets.</summary>
     public static IEndpointRouteBuilder MapTokenize(this IEndpointRouteBuilder routes)
     {
-        routes.MapGroup("").WithTags("Tokenization")
+        routes.MapGroup("").WithTags("Tokenization").RequireLoadedModel(TgiErrors.Result)
             .MapPost("/tokenize", Tokenize)
             .WithName("Tokenize")
             .WithSummary("Tokenize a text")
             .WithDescription("TGI's /tokenize: the tokens generation would see for `inputs` (BOS first unless " +
                 "`add_special_tokens` is false), each with its text and its [start, stop) offsets in `inputs`.")
             .Accepts<TokenizeRequest>("application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status422UnprocessableEntity)
-            .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable)
-            .AddOpenApiOperationTransformer(OpenApi.Examples.TokenizeRequest);
+            .ProducesTgiErrors(StatusCodes.Status422UnprocessableEntity, StatusCodes.Status503ServiceUnavailable)
+            .WithRequestExample("""{"inputs": "Once upon a time"}""");
         return routes;
     }
 
     static Results<Ok<List<SimpleToken>>, JsonHttpResult<ErrorResponse>> Tokenize(
-        TokenizeRequest body, HttpContext http, ModelHost host, IOptions<ApiOptions> api)
+        TokenizeRequest body, HttpContext http, IOptions<ApiOptions> api)
     {
-        if (!host.TryGetModel(out var loaded)) return ApiErrors.NotReady(http);
-        if (string.IsNullOrEmpty(body.Inputs)) return ApiErrors.Validation("`inputs` cannot be empty");
-        if (body.Inputs.Length > api.Value.MaxInputCharacters)
-            return ApiErrors.Validation($"`inputs` must have at most {api.Value.MaxInputCharacters} characters. Given: {body.Inputs.Length}");
-        return TypedResults.Ok(Split(loaded.Model.Tokenizer, body.Inputs, body.AddSpecialTokens));
+        var inputs = InputText.Check(body.Inputs, api.Value, "inputs");
+        if (!inputs.Passed) return TgiErrors.Result(inputs.Error, http);
+        return TypedResults.Ok(Split(http.LoadedModel().Model.Tokenizer, inputs.Value, body.AddSpecialTokens));
     }
 
     /// <summary>

@@ -1,0 +1,43 @@
+using System.Text;
+using Llama2.Engine.Generation;
+using Llama2.Engine.Tokenization;
+using Llama2.Server.Serving;
+
+namespace Llama2.Server.Generation;
+
+/// <summary>Engine results in TGI's shapes: one token, the prompt's tokens, and a finished generation's details.</summary>
+public static class TgiMapping
+{
+    public static TokenInfo ToTokenInfo(this GeneratedToken token) =>
+        new(token.Id, token.Text, float.IsFinite(token.Logprob) ? token.Logprob : null, token.Special);
+
+    /// <summary>The details of a finished generation: the last event of a stream carries them as they are.</summary>
+    public static StreamDetails ToStreamDetails(this FinishedGeneration finished)
+    {
+        var summary = finished.Summary;
+        return new(summary.FinishReason.Name(), summary.GeneratedTokens, finished.Seed, summary.PromptTokens,
+            Math.Round(summary.TokensPerSecond, 2), summary.TimeToFirstToken.TotalMilliseconds, finished.QueueTime.TotalMilliseconds);
+    }
+
+    /// <summary>The details of a JSON answer: the stream's, with the prompt's and the generated tokens.</summary>
+    public static GenerationDetails ToDetails(this FinishedGeneration finished, IReadOnlyList<PrefillToken> prefill, IReadOnlyList<TokenInfo> tokens)
+    {
+        var d = finished.ToStreamDetails();
+        return new(d.FinishReason, d.GeneratedTokens, d.Seed, prefill, tokens, d.InputLength, d.TokensPerSecond,
+            d.TimeToFirstTokenMs, d.QueueTimeMs);
+    }
+
+    /// <summary>The prompt's tokens with their text (empty for BOS); their log-probabilities are not computed.</summary>
+    public static List<PrefillToken> Prefill(Tokenizer tokenizer, IReadOnlyList<int> promptIds)
+    {
+        var prefill = new List<PrefillToken>(promptIds.Count);
+        int previous = 0;
+        foreach (int id in promptIds)
+        {
+            var text = tokenizer.IsSpecial(id) ? "" : Encoding.UTF8.GetString(tokenizer.Decode(previous, id));
+            prefill.Add(new PrefillToken(id, text, null));
+            previous = id;
+        }
+        return prefill;
+    }
+}

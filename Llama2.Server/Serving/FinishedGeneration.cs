@@ -1,0 +1,23 @@
+using Llama2.Engine.Generation;
+
+namespace Llama2.Server.Serving;
+
+/// <summary>What every API reports of a generation that ran to its end.</summary>
+/// <param name="Summary">The engine's totals: finish reason, token counts, text, timings.</param>
+/// <param name="Seed">The seed when sampling; null for greedy decoding.</param>
+/// <param name="QueueTime">Time the request waited for a sequence slot.</param>
+public sealed record FinishedGeneration(GenerationSummary Summary, ulong? Seed, TimeSpan QueueTime);
+
+public static class FinishReasons
+{
+    /// <summary>
+    /// The server's name for a finish reason, in logs, metrics and TGI's answers: length, eos_token or stop_sequence
+    /// (a full context is "length": TGI has no separate reason for it).
+    /// </summary>
+    public static string Name(this FinishReason reason) => reason switch
+    {
+        FinishReason.EosToken => "eos_token",
+        FinishReason.StopSequence => "stop_sequence",
+        _ => "length",
+    };
+}
