@@ -1,4 +1,5 @@
 using Llama2.Training.Batches;
+using Llama2.Training.Data;
 using Llama2.Training.Optimization;
 
 namespace Llama2.Training.Tests;
@@ -86,13 +87,15 @@ public sealed class OptimizationTests
         Assert.Equal(first, batches.Inputs);
     }
 
-    [Fact]
-    public void ATokenFileReadsBackWhatWasWrittenAndAnOddLengthIsRefused()
+    [Theory]
+    [InlineData(TokenDataType.UInt16, 65535)]
+    [InlineData(TokenDataType.Int32, 100_000)]
+    public void ATokenFileReadsBackWhatThePretokenizersWriterWroteAndAPartialTokenIsRefused(TokenDataType type, int largest)
     {
-        using var temp = new Llama2.Engine.Tests.TestData.TempDirectory();
-        int[] tokens = [1, 0, 65535, 300, 2];
-        TokenFile.Write(temp.File("t.bin"), tokens);
-        using (var file = TokenFile.Open(temp.File("t.bin")))
+        using var temp = new TempDirectory();
+        int[] tokens = [1, 0, largest, 300, 2];
+        TestCorpus.Write(temp.File("t.bin"), tokens, type);
+        using (var file = TokenFile.Open(temp.File("t.bin"), type))
         {
             Assert.Equal(5, file.Count);
             var read = new int[4];
@@ -100,7 +103,7 @@ public sealed class OptimizationTests
             Assert.Equal(tokens[1..], read);
         }
         File.WriteAllBytes(temp.File("odd.bin"), [1, 0, 2]);
-        Assert.Throws<InvalidDataException>(() => TokenFile.Open(temp.File("odd.bin")));
-        Assert.Throws<FileNotFoundException>(() => TokenFile.Open(temp.File("missing.bin")));
+        Assert.Throws<InvalidDataException>(() => TokenFile.Open(temp.File("odd.bin"), type));
+        Assert.Throws<FileNotFoundException>(() => TokenFile.Open(temp.File("missing.bin"), type));
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Llama2.Engine.Tests.TestData;
 using Llama2.Training.Batches;
 
 namespace Llama2.Training.Tests;
@@ -20,7 +19,7 @@ public sealed class RunCExportTests
         Assert.True(File.Exists(run), $"LLAMA2C_RUN: no file at {run}");
 
         using var temp = new TempDirectory();
-        TokenFile.Write(temp.File("train.bin"), TestCorpus.Documents(3000, seed: 2));
+        TestCorpus.Write(temp.File("train.bin"), TestCorpus.Documents(3000, seed: 2));
         var result = new TrainingRunner(new TrainingOptions
         {
             Dim = 32, Layers = 2, Heads = 4, KvHeads = 2, VocabSize = 32, SeqLen = 32, HiddenDim = 64, TrainTokens = temp.File("train.bin"),

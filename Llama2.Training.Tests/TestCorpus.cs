@@ -1,3 +1,5 @@
+using Llama2.Training.Data;
+
 namespace Llama2.Training.Tests;
 
 /// <summary>
@@ -27,5 +29,12 @@ static class TestCorpus
             tokens.AddRange(Sentences[random.Next(Sentences.Length)]);
         }
         return tokens.ToArray();
+    }
+
+    /// <summary>A token file of these tokens, as the pretokenizer writes one.</summary>
+    public static void Write(string path, int[] tokens, TokenDataType dataType = TokenDataType.UInt16)
+    {
+        using var writer = new TokenFileWriter(path, dataType);
+        writer.Write([.. tokens]);
     }
 }

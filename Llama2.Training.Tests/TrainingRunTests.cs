@@ -1,6 +1,9 @@
 using Llama2.Engine.Model;
-using Llama2.Engine.Tests.TestData;
 using Llama2.Training.Batches;
+using Llama2.Training.Data;
+using Llama2.Training.Tests.TestData;
+using Llama2.Training.Tokenization;
+using static Llama2.TestSupport.TestCancellation;
 using Llama2.Training.Export;
 using Llama2.Training.Reporting;
 
@@ -15,8 +18,8 @@ public sealed class TrainingRunTests
     {
         if (!File.Exists(temp.File("train.bin")))
         {
-            TokenFile.Write(temp.File("train.bin"), TestCorpus.Documents(3000, seed: 2));
-            TokenFile.Write(temp.File("val.bin"), TestCorpus.Documents(300, seed: 3));
+            TestCorpus.Write(temp.File("train.bin"), TestCorpus.Documents(3000, seed: 2));
+            TestCorpus.Write(temp.File("val.bin"), TestCorpus.Documents(300, seed: 3));
         }
         return new TrainingOptions
         {
@@ -135,6 +138,38 @@ public sealed class TrainingRunTests
         Assert.Equal(3, resumed.Steps);
     }
 
+    /// <summary>
+    /// From text to a model: a tokenizer trained on synthetic text, the text pretokenized into a dataset folder, and a
+    /// run on that folder alone; the samples come out as the tokenizer's text.
+    /// </summary>
+    [Fact]
+    public void ARunOnAPretokenizedDatasetLearnsAndSamplesText()
+    {
+        using var temp = new TempDirectory();
+        var documents = SyntheticText.Documents(600, seed: 5);
+        File.WriteAllLines(temp.File("corpus.jsonl"), documents.Select(d => System.Text.Json.JsonSerializer.Serialize(new { text = d.Trim() })));
+        var corpus = TextCorpus.Open([temp.File("corpus.jsonl")]);
+        using (var tokenizer = File.Create(temp.File("tokenizer.bin")))
+            TokenizerTrainer.Train(corpus, new TokenizerTrainingOptions { VocabSize = 512 }, cancellationToken: TestToken).WriteTo(tokenizer);
+        var dataset = Pretokenizer.Run(corpus, new PretokenizeOptions { TokenizerPath = temp.File("tokenizer.bin"), OutputDirectory = temp.File("data") },
+            cancellationToken: TestToken);
+
+        var recorder = new Recorder();
+        var result = new TrainingRunner(new TrainingOptions
+        {
+            Dataset = temp.File("data"), Dim = 32, Layers = 2, Heads = 4, SeqLen = 64, BatchSize = 8, MaxSteps = 40, LearningRate = 1e-2f,
+            WarmupSteps = 5, EvalInterval = 40, EvalBatches = 2, SampleTokens = 24, OutputDirectory = temp.File("out"),
+        }).Run(recorder, TestToken);
+
+        Assert.Equal(dataset.VocabSize, CheckpointExport.ReadConfig(result.ModelPath).VocabSize);
+        var evaluations = recorder.Reports.Where(r => r.Event == TrainingEvent.Evaluation).ToList();
+        Assert.True(evaluations[^1].ValidationLoss < evaluations[0].ValidationLoss - 1f,
+            $"validation loss {evaluations[0].ValidationLoss} at the start, {evaluations[^1].ValidationLoss} after 40 steps");
+        string sample = evaluations[^1].Sample!;
+        Assert.DoesNotMatch(@"^\d+( \d+)*$", sample); // text, not token ids
+        Assert.True(sample.Trim().Length > 0 && sample.Contains(' '), $"sample: '{sample}'");
+    }
+
     [Fact]
     public void BadOptionsAreReportedTogether()
     {
@@ -149,7 +184,7 @@ public sealed class TrainingRunTests
     {
         using var temp = new TempDirectory();
         var options = Options(temp, 1, 1);
-        TokenFile.Write(temp.File("train.bin"), [1, 5, 40, 7]);
+        TestCorpus.Write(temp.File("train.bin"), [1, 5, 40, 7]);
         var e = Assert.Throws<InvalidDataException>(() => new TrainingRunner(options).Run(cancellationToken: TestContext.Current.CancellationToken));
         Assert.Contains("token 40", e.Message);
     }

@@ -1,4 +1,5 @@
 using Llama2.Engine.Model;
+using Llama2.Training.Data;
 using Llama2.Training.Model;
 
 namespace Llama2.Training;
@@ -28,10 +29,17 @@ public sealed record TrainingOptions
     public int? HiddenDim { get; init; }
 
     // Data.
-    /// <summary>The training tokens: a uint16 token file (see <see cref="Batches.TokenFile"/>).</summary>
+    /// <summary>
+    /// A pretokenized dataset's folder (dataset.json with train.bin and val.bin, see <see cref="TokenDataset"/>): the
+    /// token files, their data type, the vocabulary size and the tokenizer come from it (see <see cref="WithDataset"/>).
+    /// </summary>
+    public string? Dataset { get; init; }
+    /// <summary>The training tokens: a token file (see <see cref="Batches.TokenFile"/>).</summary>
     public string TrainTokens { get; init; } = "";
     /// <summary>Held-out tokens for the validation loss (null: windows of the training tokens, drawn by a generator of their own).</summary>
     public string? ValidationTokens { get; init; }
+    /// <summary>How the token files store a token: uint16 (llama2.c's) or int32.</summary>
+    public TokenDataType TokenType { get; init; } = TokenDataType.UInt16;
     /// <summary>A llama2.c tokenizer.bin to show the samples as text (null: as token ids).</summary>
     public string? TokenizerPath { get; init; }
 
@@ -75,6 +83,25 @@ public sealed record TrainingOptions
     /// </summary>
     public string? InitFrom { get; init; }
 
+    /// <summary>
+    /// With <see cref="Dataset"/> set, the options with its token files, data type and vocabulary size, and its tokenizer
+    /// unless one is given (and the dataset's still exists); a missing or bad dataset.json throws
+    /// <see cref="TrainingDataException"/>. Without, the options as they are.
+    /// </summary>
+    public TrainingOptions WithDataset()
+    {
+        if (Dataset is null) return this;
+        var dataset = TokenDataset.Load(Dataset);
+        return this with
+        {
+            TrainTokens = TokenDataset.PathOf(Dataset, dataset.Train),
+            ValidationTokens = dataset.Validation.Tokens > 0 ? TokenDataset.PathOf(Dataset, dataset.Validation) : null,
+            TokenType = dataset.DataType,
+            VocabSize = dataset.VocabSize,
+            TokenizerPath = TokenizerPath ?? (File.Exists(dataset.Tokenizer) ? dataset.Tokenizer : null),
+        };
+    }
+
     /// <summary>The model's shape; throws <see cref="ArgumentException"/> saying what is wrong with it.</summary>
     public ModelConfig ModelConfig() => ModelShape.Create(Dim, Layers, Heads, KvHeads, VocabSize, SeqLen, MultipleOf, HiddenDim);
 
@@ -84,7 +111,7 @@ public sealed record TrainingOptions
         var problems = new List<string>();
         try { ModelConfig(); }
         catch (ArgumentException e) { problems.Add(e.Message); }
-        if (string.IsNullOrWhiteSpace(TrainTokens)) problems.Add("no training tokens given");
+        if (string.IsNullOrWhiteSpace(TrainTokens)) problems.Add("no training tokens given (a dataset folder or a token file)");
         if (BatchSize <= 0) problems.Add($"the batch size must be positive (got {BatchSize})");
         if (GradientAccumulation <= 0) problems.Add($"gradient accumulation must be at least 1 (got {GradientAccumulation})");
         if (MaxSteps <= 0) problems.Add($"the number of steps must be positive (got {MaxSteps})");

@@ -28,7 +28,10 @@ public sealed class TrainingRunner
     // A fixed seed of its own for the validation batches, so that every evaluation sees the same windows.
     const ulong ValidationSeedSalt = 0x5EED_0F_7A1DUL;
 
-    /// <summary>Checks the options (an <see cref="ArgumentException"/> lists every problem); with Resume, takes the run's saved options.</summary>
+    /// <summary>
+    /// Checks the options (an <see cref="ArgumentException"/> lists every problem), taking the data from
+    /// <see cref="TrainingOptions.Dataset"/> if given; with Resume, takes the run's saved options.
+    /// </summary>
     public TrainingRunner(TrainingOptions options)
     {
         if (options.Resume)
@@ -41,11 +44,13 @@ public sealed class TrainingRunner
                 OutputDirectory = options.OutputDirectory,
                 Resume = true,
                 InitFrom = null,
+                Dataset = options.Dataset ?? saved.Dataset,
                 TrainTokens = string.IsNullOrEmpty(options.TrainTokens) ? saved.TrainTokens : options.TrainTokens,
                 ValidationTokens = options.ValidationTokens ?? saved.ValidationTokens,
                 TokenizerPath = options.TokenizerPath ?? saved.TokenizerPath,
             };
         }
+        options = options.WithDataset();
         var problems = options.Validate();
         if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
         Options = options;
@@ -64,8 +69,8 @@ public sealed class TrainingRunner
         if (o.InitFrom is not null) o = o with { Dim = config.Dim, Layers = config.NLayers, Heads = config.NHeads, KvHeads = config.NKvHeads,
             VocabSize = config.VocabSize, SeqLen = config.SeqLen, HiddenDim = config.HiddenDim };
 
-        using var train = TokenFile.Open(o.TrainTokens);
-        using var validation = o.ValidationTokens is null ? null : TokenFile.Open(o.ValidationTokens);
+        using var train = TokenFile.Open(o.TrainTokens, o.TokenType);
+        using var validation = o.ValidationTokens is null ? null : TokenFile.Open(o.ValidationTokens, o.TokenType);
         CheckTokens(train, config.VocabSize);
         if (validation is not null) CheckTokens(validation, config.VocabSize);
         var tokenizer = o.TokenizerPath is null ? null : Tokenizer.Load(o.TokenizerPath, config.VocabSize);
@@ -201,7 +206,10 @@ public sealed class TrainingRunner
             if (o.EvalBatches > 0 || text is not null) Report(TrainingEvent.Evaluation, TokensPerSecond(), sample: text);
         }
 
-        /// <summary>Generates from BOS with the engine on the exported model, as run.c would run it; stops at BOS or EOS.</summary>
+        /// <summary>
+        /// Generates from BOS with the engine on the exported model, as run.c would run it, up to the sample's length or
+        /// EOS; a BOS it draws starts a new document (a new line of the text; 1 among the ids).
+        /// </summary>
         string Sample()
         {
             using var checkpoint = Checkpoint.Open(runner.ModelPath);
@@ -213,10 +221,18 @@ public sealed class TrainingRunner
             for (int pos = 0; pos < Math.Min(o.SampleTokens, model.Config.SeqLen); pos++)
             {
                 token = sampler.Sample(transformer.Forward(token, pos, state), tokens.ToArray(), out _);
-                if (token is Tokenizer.Bos or Tokenizer.Eos) break;
+                if (token == Tokenizer.Eos) break;
                 tokens.Add(token);
             }
-            return tokenizer is not null ? tokenizer.DecodeAll(tokens) : string.Join(' ', tokens);
+            if (tokenizer is null) return string.Join(' ', tokens);
+            var documents = new List<string>();
+            for (int start = 0, end; start <= tokens.Count; start = end + 1)
+            {
+                end = tokens.IndexOf(Tokenizer.Bos, start);
+                if (end < 0) end = tokens.Count;
+                documents.Add(tokenizer.DecodeAll(tokens.GetRange(start, end - start)));
+            }
+            return string.Join('\n', documents);
         }
     }
 }

@@ -1,10 +1,13 @@
+using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
+using Llama2.Training.Data;
 
 namespace Llama2.Training.Batches;
 
 /// <summary>
-/// A pretokenized corpus file as llama2.c's pretokenize writes it: token ids as unsigned 16-bit little-endian
-/// integers, nothing else. Memory-mapped, so a corpus larger than memory trains without being read whole.
+/// A pretokenized corpus file (see <see cref="TokenDataType"/>): token ids as little-endian unsigned 16-bit integers,
+/// as llama2.c's pretokenize writes them, or 32-bit ones for larger vocabularies; nothing else. Memory-mapped, so a
+/// corpus larger than memory trains without being read whole.
 /// </summary>
 public sealed unsafe class TokenFile : ITokenSource, IDisposable
 {
@@ -12,9 +15,10 @@ public sealed unsafe class TokenFile : ITokenSource, IDisposable
     readonly MemoryMappedViewAccessor? _view;
     readonly byte* _base;
 
-    TokenFile(string path, long count, MemoryMappedFile? file, MemoryMappedViewAccessor? view, byte* pointer)
+    TokenFile(string path, TokenDataType dataType, long count, MemoryMappedFile? file, MemoryMappedViewAccessor? view, byte* pointer)
     {
         Path = path;
+        DataType = dataType;
         Count = count;
         _file = file;
         _view = view;
@@ -22,40 +26,38 @@ public sealed unsafe class TokenFile : ITokenSource, IDisposable
     }
 
     public string Path { get; }
+    public TokenDataType DataType { get; }
     public long Count { get; }
 
-    /// <summary>Opens a token file; a missing file or one of an odd number of bytes is an <see cref="InvalidDataException"/> saying so.</summary>
-    public static TokenFile Open(string path)
+    /// <summary>
+    /// Opens a token file; a missing file is a <see cref="FileNotFoundException"/>, one that is not a whole number of
+    /// tokens an <see cref="InvalidDataException"/>, each saying so.
+    /// </summary>
+    public static TokenFile Open(string path, TokenDataType dataType = TokenDataType.UInt16)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"token file not found: {path}", path);
         long length = new FileInfo(path).Length;
-        if (length % 2 != 0) throw new InvalidDataException($"{path} is {length} bytes, not a whole number of 16-bit tokens");
-        if (length == 0) return new TokenFile(path, 0, null, null, null);
+        int size = dataType.BytesPerToken();
+        if (length % size != 0) throw new InvalidDataException($"{path} is {length} bytes, not a whole number of {8 * size}-bit tokens");
+        if (length == 0) return new TokenFile(path, dataType, 0, null, null, null);
         var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, 0, MemoryMappedFileAccess.Read);
         var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
         byte* pointer = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-        return new TokenFile(path, length / 2, file, view, pointer + view.PointerOffset);
+        return new TokenFile(path, dataType, length / size, file, view, pointer + view.PointerOffset);
     }
 
     public void CopyTo(long start, Span<int> destination)
     {
         if (start < 0 || start > Count - destination.Length) throw new ArgumentOutOfRangeException(nameof(start));
-        var tokens = new ReadOnlySpan<byte>(_base + 2 * start, 2 * destination.Length);
-        for (int i = 0; i < destination.Length; i++)
-            destination[i] = tokens[2 * i] | tokens[2 * i + 1] << 8;
-    }
-
-    /// <summary>Writes tokens as a token file (tests and tools; ids must fit in 16 bits).</summary>
-    public static void Write(string path, ReadOnlySpan<int> tokens)
-    {
-        var bytes = new byte[2 * tokens.Length];
-        for (int i = 0; i < tokens.Length; i++)
+        if (DataType == TokenDataType.Int32)
         {
-            if ((uint)tokens[i] > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], "a token id must fit in 16 bits");
-            (bytes[2 * i], bytes[2 * i + 1]) = ((byte)tokens[i], (byte)(tokens[i] >> 8));
+            var tokens32 = new ReadOnlySpan<byte>(_base + 4 * start, 4 * destination.Length);
+            for (int i = 0; i < destination.Length; i++) destination[i] = BinaryPrimitives.ReadInt32LittleEndian(tokens32[(4 * i)..]);
+            return;
         }
-        File.WriteAllBytes(path, bytes);
+        var tokens = new ReadOnlySpan<byte>(_base + 2 * start, 2 * destination.Length);
+        for (int i = 0; i < destination.Length; i++) destination[i] = BinaryPrimitives.ReadUInt16LittleEndian(tokens[(2 * i)..]);
     }
 
     public void Dispose()
