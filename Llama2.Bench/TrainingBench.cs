@@ -17,13 +17,16 @@ static class TrainingBench
 {
     public const string Usage =
         "usage: Llama2.Bench train [--dim 128] [--layers 4] [--heads 4] [--kv-heads 4] [--hidden 384] [--vocab 512] [--seq 128]\n" +
-        "                          [--batch 16] [--threads 2] [--steps 10] [--runs 5] [--profile]\n" +
-        "  --profile: also the time of each operation in a step (timed where it is dispatched, so a parallel one counts once)";
+        "                          [--batch 16] [--threads 2] [--steps 10] [--runs 5] [--profile] [--reference COMMAND]\n" +
+        "  --profile: also the time of each operation in a step (timed where it is dispatched, so a parallel one counts once)\n" +
+        "  --reference: a program that trains the same model (e.g. a PyTorch one), run by /bin/sh after each of our runs;\n" +
+        "               the last 'N tokens/s' it prints is its rate, and each of our runs is compared with the one after it";
 
     public static int Run(string[] args)
     {
         int dim = 128, layers = 4, heads = 4, kvHeads = 4, hidden = 384, vocab = 512, seq = 128, batch = 16, threads = 2, steps = 10, runs = 5;
         bool profile = false;
+        string? reference = null;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -40,6 +43,11 @@ static class TrainingBench
                     continue;
                 }
                 string value = i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{option} needs a value");
+                if (option == "--reference")
+                {
+                    reference = value;
+                    continue;
+                }
                 int n = int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int parsed) && parsed > 0 ? parsed
                     : throw new ArgumentException($"{option}: '{value}' is not a positive whole number");
                 switch (option)
@@ -89,6 +97,7 @@ static class TrainingBench
         while (warmUp.Elapsed < TimeSpan.FromSeconds(3) || trainer.Step < 5) trainer.TrainStep(batches);
 
         var rates = new List<double>();
+        var ratios = new List<double>();
         var clockAll = new Stopwatch();
         OperationTimes.Enabled = profile;
         OperationTimes.Reset();
@@ -107,10 +116,21 @@ static class TrainingBench
             rates.Add(steps * tokensPerStep / seconds);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  run {run + 1}: {rates[^1]:F0} tokens/s ({seconds * 1000 / steps:F1} ms a step, loss {last.Loss:F4}, {allocated / steps} bytes allocated a step)"));
+            if (reference is not null && ReferenceRate(reference) is { } rate)
+            {
+                ratios.Add(rates[^1] / rate);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  reference right after: {rate:F0} tokens/s (ours ×{ratios[^1]:F2})"));
+            }
         }
         rates.Sort();
         double median = rates.Count % 2 == 1 ? rates[rates.Count / 2] : (rates[rates.Count / 2 - 1] + rates[rates.Count / 2]) / 2;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"training tokens/s: median {median:F0} (min {rates[0]:F0}, max {rates[^1]:F0})"));
+        if (ratios.Count > 0)
+        {
+            ratios.Sort();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"against the reference run after each: median ×{ratios[ratios.Count / 2]:F2} (min ×{ratios[0]:F2}, max ×{ratios[^1]:F2}, {ratios.Count} pairs)"));
+        }
         if (profile) PrintProfile(model, runs * steps, tokensPerStep, clockAll.Elapsed);
         return 0;
     }
@@ -137,5 +157,22 @@ static class TrainingBench
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| step | {stepMs:F2} | 100% | | |"));
         // The ceiling of the products' rate right now (other processes on the machine move it).
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FMA peak of the kernel threads just after: {FmaPeak.Measure() / 1e9:F0} GFLOP/s"));
+    }
+
+    /// <summary>The last "N tokens/s" the reference command prints, or null (said on stderr) if it prints none or fails.</summary>
+    static double? ReferenceRate(string command)
+    {
+        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(command);
+        using var process = Process.Start(start)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        var matches = System.Text.RegularExpressions.Regex.Matches(output, @"([0-9]+(?:\.[0-9]+)?) tokens/s");
+        if (process.ExitCode == 0 && matches.Count > 0)
+            return double.Parse(matches[^1].Groups[1].Value, CultureInfo.InvariantCulture);
+        Console.Error.WriteLine($"  the reference exited with {process.ExitCode} without a rate: {errors.Result.Trim()}");
+        return null;
     }
 }
