@@ -169,10 +169,11 @@ static class TrainingBench
         var errors = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
+        string stderr = errors.Result; // read whole before our next run, so nothing of it is left running then
         var matches = System.Text.RegularExpressions.Regex.Matches(output, @"([0-9]+(?:\.[0-9]+)?) tokens/s");
         if (process.ExitCode == 0 && matches.Count > 0)
             return double.Parse(matches[^1].Groups[1].Value, CultureInfo.InvariantCulture);
-        Console.Error.WriteLine($"  the reference exited with {process.ExitCode} without a rate: {errors.Result.Trim()}");
+        Console.Error.WriteLine($"  the reference exited with {process.ExitCode} without a rate: {stderr.Trim()}");
         return null;
     }
 }
