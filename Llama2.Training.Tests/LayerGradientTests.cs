@@ -117,14 +117,15 @@ public sealed class LayerGradientTests
         float[] h1 = RandomFloats(random, tokens * width, 4f), h3 = RandomFloats(random, tokens * width), dg = RandomFloats(random, tokens * width);
 
         var g = new float[h1.Length];
-        SwiGlu.Forward(g, h1, h3, tokens, width);
+        var sigmoid = new float[h1.Length];
+        SwiGlu.Forward(g, sigmoid, h1, h3, tokens, width);
         double[] h1d = ToDouble(h1), h3d = ToDouble(h3);
         AssertValuesClose("g", g, ReferenceOps.SwiGlu(h1d, h3d));
 
         // dh1 written over dg, as the model does.
         var dh1 = (float[])dg.Clone();
         var dh3 = new float[h1.Length];
-        SwiGlu.Backward(dh1, dh3, dh1, h1, h3, tokens, width);
+        SwiGlu.Backward(dh1, dh3, dh1, h1, h3, sigmoid, tokens, width);
         AssertClose("dh1", dh1, Numerical(x => Dot(ReferenceOps.SwiGlu(x, h3d), dg), h1d));
         AssertClose("dh3", dh3, Numerical(x => Dot(ReferenceOps.SwiGlu(h1d, x), dg), h3d));
     }

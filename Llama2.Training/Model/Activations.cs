@@ -34,6 +34,7 @@ internal sealed class Activations
         H1 = PerLayer(layers, hidden);
         H3 = PerLayer(layers, hidden);
         Gate = PerLayer(layers, hidden);
+        Sigmoid = PerLayer(layers, hidden);
         FinalNorm = Floats(dim);
         FinalRstd = Floats(n);
 
@@ -74,6 +75,8 @@ internal sealed class Activations
     public AlignedFloats[] H3 { get; }
     /// <summary>silu(h1) ⊙ h3, the input of W2.</summary>
     public AlignedFloats[] Gate { get; }
+    /// <summary>σ(h1), for SwiGLU's backward pass.</summary>
+    public AlignedFloats[] Sigmoid { get; }
     public AlignedFloats FinalNorm { get; }
     public AlignedFloats FinalRstd { get; }
 

@@ -149,7 +149,7 @@ public sealed class TrainingModel
             RmsNorm.Forward(fn, All(a.FeedForwardRstd[l]), middle, W(TensorKind.RmsFfn, l), n, dim);
             Linear.Forward(All(a.H1[l]), fn, WT(TensorKind.W1, l), n, dim, hidden);
             Linear.Forward(All(a.H3[l]), fn, WT(TensorKind.W3, l), n, dim, hidden);
-            SwiGlu.Forward(All(a.Gate[l]), All(a.H1[l]), All(a.H3[l]), n, hidden);
+            SwiGlu.Forward(All(a.Gate[l]), All(a.Sigmoid[l]), All(a.H1[l]), All(a.H3[l]), n, hidden);
             var next = All(a.Residual[l + 1]);
             middle[..(n * dim)].CopyTo(next);
             Linear.Forward(next, All(a.Gate[l]), WT(TensorKind.W2, l), n, hidden, dim, accumulate: true);
@@ -204,7 +204,7 @@ public sealed class TrainingModel
             var dh3 = All(a.DH3);
             Linear.BackwardWeight(G(TensorKind.W2, l), dx, All(a.Gate[l]), n, hidden, dim);
             Linear.BackwardInput(dh1, dx, W(TensorKind.W2, l), n, hidden, dim, accumulate: false); // d(gate)
-            SwiGlu.Backward(dh1, dh3, dh1, All(a.H1[l]), All(a.H3[l]), n, hidden);
+            SwiGlu.Backward(dh1, dh3, dh1, All(a.H1[l]), All(a.H3[l]), All(a.Sigmoid[l]), n, hidden);
             Linear.BackwardWeight(G(TensorKind.W1, l), dh1, fn, n, dim, hidden);
             Linear.BackwardWeight(G(TensorKind.W3, l), dh3, fn, n, dim, hidden);
             Linear.BackwardInput(dNorm, dh1, W(TensorKind.W1, l), n, dim, hidden, accumulate: false);
