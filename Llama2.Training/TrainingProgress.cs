@@ -36,7 +36,7 @@ public readonly record struct TrainingProgress(
         TrainingEvent.Step => string.Create(CultureInfo.InvariantCulture,
             $"step {Step}/{TotalSteps} | loss {Loss:F4} | lr {LearningRate:0.00e+00} | {TokensPerSecond:N0} tok/s | ETA {Remaining:h\\:mm\\:ss}"),
         TrainingEvent.Evaluation => string.Create(CultureInfo.InvariantCulture,
-            $"step {Step}: validation loss {ValidationLoss:F4}{(Sample is null ? "" : $"\nsample: {Sample}")}"),
+            $"step {Step}:{(ValidationLoss is { } v ? $" validation loss {v:F4}" : "")}{(Sample is null ? "" : $"\nsample: {Sample}")}"),
         _ => $"step {Step}: saved {Path}",
     };
 }
