@@ -65,6 +65,7 @@ public sealed class TrainingRunTests
         Assert.True(steps[0].LearningRate < steps[9].LearningRate && steps[9].LearningRate > steps[^1].LearningRate); // warm-up, then decay
         Assert.All(steps, s => Assert.True(s.TokensPerSecond > 0 && s.LearningRate > 0 && s.TotalSteps == 100));
         Assert.Contains("step 100/100 | loss ", steps[^1].ToString());
+        Assert.Equal(0.5, steps[49].Fraction);
 
         var log = LossLog.Load(Path.Combine(options.OutputDirectory, TrainingRunner.LossCsvFile), long.MaxValue);
         Assert.Equal(101, log.Records.Count); // step 0's validation, then every step

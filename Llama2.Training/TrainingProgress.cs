@@ -30,6 +30,9 @@ public readonly record struct TrainingProgress(
     string? Sample = null,
     string? Path = null)
 {
+    /// <summary>The share of the run's steps done, for a progress bar.</summary>
+    public double Fraction => TotalSteps <= 0 ? 1 : (double)Step / TotalSteps;
+
     /// <summary>The line a console shows, e.g. "step 120/2000 | loss 3.2145 | lr 4.80e-04 | 11,904 tok/s | ETA 0:03:12".</summary>
     public override string ToString() => Event switch
     {
