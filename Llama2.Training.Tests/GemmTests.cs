@@ -88,4 +88,26 @@ public sealed unsafe class GemmTests
         }
         Assert.Equal(serial, blocked);
     }
+
+    [Fact]
+    public void AWideProductRunInPanelsOfColumnsGivesTheBitsOfRowTilesOverAllColumns()
+    {
+        const int m = 13, n = 1100, k = 9; // logits of a large vocabulary: panels of 256 columns, the last one partial
+        var random = new Random(5);
+        float[] a = GradientCheck.RandomFloats(random, m * k), b = GradientCheck.RandomFloats(random, k * n);
+        float[] panels = new float[m * n], serial = new float[m * n];
+        fixed (float* pa = a, pb = b, pc = panels, ps = serial)
+        {
+            Gemm.Run(new GemmOperands(m, n, k, pa, k, 1, pb, n, pc, n, accumulate: false), 16);
+            Gemm.RunSerial(new GemmOperands(m, n, k, pa, k, 1, pb, n, ps, n, accumulate: false), 16);
+        }
+        Assert.Equal(serial, panels);
+        for (int i = 0; i < m; i += 5)
+            for (int j = 0; j < n; j += 97)
+            {
+                double expected = 0;
+                for (int p = 0; p < k; p++) expected += (double)a[i * k + p] * b[p * n + j];
+                Assert.Equal(expected, panels[i * n + j], 1e-5);
+            }
+    }
 }

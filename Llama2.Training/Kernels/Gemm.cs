@@ -74,6 +74,12 @@ internal static unsafe class Gemm
     internal static void Run(in GemmOperands o, int width)
     {
         if (o.M <= 0 || o.N <= 0) return;
+        if (o.N >= 4 * Panel && o.Triangle == Triangle.None)
+        {
+            var panels = new PanelJob(o, width);
+            Workers.For((o.N + Panel - 1) / Panel, ref panels);
+            return;
+        }
         var job = new Job(o, width);
         Workers.For(RowTiles(o.M), ref job);
     }
@@ -85,6 +91,26 @@ internal static unsafe class Gemm
     }
 
     static int RowTiles(int m) => (m + Rows - 1) / Rows;
+
+    // A wide product (the classifier's logits: tens of thousands of columns) runs a panel of 256 columns at a time
+    // through every row, the threads taking panels: the panel's rows of B (k × 256 floats) stay in L2 while all the
+    // rows of A pass, and B is read once. Row tiles over all the columns would read the whole of B (tens of MiB, its
+    // rows a vocabulary apart) again for every 6 rows.
+    const int Panel = 256;
+
+    readonly struct PanelJob(GemmOperands o, int width) : IRowJob
+    {
+        public long CostPerRow => (long)o.M * Panel * Math.Max(1, o.K);
+
+        public void Run(int start, int end)
+        {
+            for (int panel = start; panel < end; panel++)
+            {
+                int j0 = panel * Panel, j1 = Math.Min(o.N, j0 + Panel);
+                for (int i0 = 0; i0 < o.M; i0 += Rows) RowTile(o, i0, width, j0, j1);
+            }
+        }
+    }
 
     readonly struct Job(GemmOperands o, int width) : IRowJob
     {
@@ -107,21 +133,21 @@ internal static unsafe class Gemm
         }
     }
 
-    static void RowTile(in GemmOperands o, int i0, int width)
+    static void RowTile(in GemmOperands o, int i0, int width, int j0 = 0, int j1 = int.MaxValue)
     {
         switch (width)
         {
-            case 16: RowTile<Vector512<float>, Ops512>(o, i0); break;
-            case 8: RowTile<Vector256<float>, Ops256>(o, i0); break;
-            case 4: RowTile<Vector128<float>, Ops128>(o, i0); break;
-            default: RowTile<float, OpsScalar>(o, i0); break;
+            case 16: RowTile<Vector512<float>, Ops512>(o, i0, j0, j1); break;
+            case 8: RowTile<Vector256<float>, Ops256>(o, i0, j0, j1); break;
+            case 4: RowTile<Vector128<float>, Ops128>(o, i0, j0, j1); break;
+            default: RowTile<float, OpsScalar>(o, i0, j0, j1); break;
         }
     }
 
-    /// <summary>Rows [i0, i0 + 6) of C: whole vectors of columns at this width, then the leftover columns one by one.</summary>
-    static void RowTile<TVec, TOps>(in GemmOperands o, int i0) where TVec : struct where TOps : struct, IVectorOps<TVec>
+    /// <summary>Rows [i0, i0 + 6) and columns [j0, min(j1, n)) of C.</summary>
+    static void RowTile<TVec, TOps>(in GemmOperands o, int i0, int j0, int j1) where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
-        int rows = Math.Min(Rows, o.M - i0), n = o.N, p0 = 0, p1 = o.K;
+        int rows = Math.Min(Rows, o.M - i0), n = Math.Min(o.N, j1), p0 = 0, p1 = o.K;
         switch (o.Triangle)
         {
             // Whole vectors up to the tile's last row: the few columns past the diagonal cost less than a scalar tail.
@@ -130,7 +156,7 @@ internal static unsafe class Gemm
             case Triangle.SumFromRow: p0 = Math.Min(p1, i0); break;
         }
         var tile = new TileArgs(o.A + i0 * o.ARow, o.ARow, o.ACol, o.B, o.BRow, o.C + i0 * o.CRow, o.CRow, rows, p0, p1, o.Accumulate);
-        int j = Columns<TVec, TOps>(tile, 0, n);
+        int j = Columns<TVec, TOps>(tile, j0, n);
         if (j < n) Columns<float, OpsScalar>(tile, j, n);
     }
 
