@@ -7,6 +7,7 @@ using Llama2.Server.Info;
 using Llama2.Server.Logging;
 using Llama2.Server.Metrics;
 using Llama2.Server.Model;
+using Llama2.Server.OpenAI;
 using Llama2.Server.OpenApi;
 using Llama2.Server.Playground;
 using Llama2.Server.Serving;
@@ -21,6 +22,7 @@ builder.Services.AddModel(builder.Configuration);
 builder.Services.AddApi(builder.Configuration);
 builder.Services.AddServing();
 builder.Services.AddGeneration();
+builder.Services.AddOpenAI();
 builder.Services.AddApiDocumentation();
 builder.Services.AddServerMetrics();
 
@@ -34,6 +36,7 @@ app.MapApiDocumentation();
 app.MapHealth();
 app.MapInfo();
 app.MapGeneration();
+app.MapOpenAI();
 app.MapTokenize();
 app.MapServerMetrics();
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the container does, without a Docker engine: publish exactly as docker/Dockerfile does (docker/publish.sh),
 # start the published app as the image's entrypoint would (its environment variables, port 8080, working directory,
-# a non-root user), then smoke-test /health, /generate, the --healthcheck probe, and every curl command in README's
-# "Server" section, so the README cannot rot. The server listens on 127.0.0.1 only and is stopped by its PID.
+# a non-root user), then smoke-test /health, /generate, /v1/chat/completions, the --healthcheck probe, and every curl
+# command in README's "Server" and "OpenAI-compatible API" sections, so the README cannot rot. The server listens on 127.0.0.1 only and is stopped by its PID.
 # Last line: "N passed, N failed"; exit code non-zero on any failure.
 source "$(dirname "$0")/../check-lib.sh"
 
@@ -59,10 +59,14 @@ check "--healthcheck probe says healthy" \
 answer=$(curl -s --max-time 60 http://127.0.0.1:8080/generate -H 'Content-Type: application/json' \
   -d '{"inputs":"Once upon a time","parameters":{"max_new_tokens":8}}')
 check "/generate answers generated_text" grep -q '"generated_text":"' <<<"$answer"
+answer=$(curl -s --max-time 60 http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
+  -d '{"model":"any","messages":[{"role":"user","content":"Hi"}],"max_tokens":8}')
+check "/v1/chat/completions answers a chat.completion" grep -q '"object":"chat.completion"' <<<"$answer"
 
-# 3. Every curl command in README's "Server" section, as written (fail on HTTP errors, bounded in time).
+# 3. Every curl command in README's "Server" and "OpenAI-compatible API" sections, as written (fail on HTTP errors,
+# bounded in time).
 readme_curls=$(awk '
-  /^## / { in_section = ($0 == "## Server") }
+  /^## / { in_section = ($0 == "## Server" || $0 == "## OpenAI-compatible API") }
   in_section && /^```/ { in_block = !in_block; next }
   in_section && in_block {
     line = $0
@@ -79,7 +83,7 @@ while IFS= read -r -d $'\x1e' command; do
   first_line=$(head -n 1 <<<"$command")
   if [ "$code" -eq 0 ] && [ -n "$output" ]; then pass "README: $first_line"; else echo "$output" >&2; fail "README: $first_line (exit $code)"; fi
 done < <(printf '%s' "$readme_curls")
-check "README's Server section has curl commands ($count)" test "$count" -ge 3
+check "README's Server and OpenAI sections have curl commands ($count)" test "$count" -ge 7
 
 # 4. Stop by PID; the probe then reports unhealthy.
 kill "$server_pid"

@@ -57,6 +57,39 @@ public sealed class GenerationTests : IDisposable
     }
 
     [Fact]
+    public void Top_logprobs_come_with_each_token_only_when_asked_for()
+    {
+        var greedy = new SamplingOptions { Temperature = 0 };
+        var asked = Run(new GenerationRequest { Prompt = "ab ab", MaxNewTokens = 6, StopAtEos = false, Sampling = greedy with { TopLogprobs = 3 } });
+        var plain = Run(new GenerationRequest { Prompt = "ab ab", MaxNewTokens = 6, StopAtEos = false, Sampling = greedy });
+        Assert.Equal(plain.Select(t => t.Id), asked.Select(t => t.Id)); // reporting them changes nothing
+        Assert.All(plain, t => Assert.Null(t.TopLogprobs));
+        foreach (var token in asked)
+        {
+            var top = token.TopLogprobs!;
+            Assert.Equal(3, top.Count);
+            Assert.Equal(new TokenLogprob(token.Id, token.Logprob), top[0]); // greedy: the pick is the most likely
+            Assert.True(top[0].Logprob >= top[1].Logprob && top[1].Logprob >= top[2].Logprob);
+        }
+    }
+
+    [Fact]
+    public void A_frequency_penalty_counts_only_this_generations_tokens()
+    {
+        // Greedy with a penalty far above any logit gap: no generated token comes twice while unused ones remain,
+        // yet tokens of the prompt are not held against it.
+        var request = new GenerationRequest
+        {
+            Prompt = "ab ab", MaxNewTokens = 30, StopAtEos = false, StopAtBos = false,
+            Sampling = new SamplingOptions { Temperature = 0, FrequencyPenalty = 1000f },
+        };
+        var ids = Run(request).Select(t => t.Id).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        var plain = Run(request with { Sampling = new SamplingOptions { Temperature = 0 } }).Select(t => t.Id).ToList();
+        Assert.Equal(plain[0], ids[0]); // nothing generated yet: the first pick is the unpenalised one
+    }
+
+    [Fact]
     public void Warming_up_leaves_generation_unchanged()
     {
         var before = Run(Sampled(4)).Select(t => t.Id).ToList();

@@ -132,6 +132,72 @@ public sealed class SamplerTests
         Assert.True(zero.Distinct().Count() > 10, "seed 0 must not be stuck on one token");
     }
 
+    [Fact]
+    public void Presence_and_frequency_penalties_lower_the_logits_of_generated_tokens_as_OpenAI_says()
+    {
+        // Token 0 is in the prompt only, token 1 was generated twice, token 2 once:
+        // logit − frequency × count − presence × (count > 0).
+        var sampler = new Sampler(3, new SamplingOptions { Temperature = 0, PresencePenalty = 0.5f, FrequencyPenalty = 0.25f });
+        int token = sampler.Sample(new float[] { 3f, 2.5f, 1f }, [0, 1, 1, 2], generated: 3, out float logprob);
+        Assert.Equal(0, token);
+        double[] penalised = [3, 2.5 - 2 * 0.25 - 0.5, 1 - 0.25 - 0.5];
+        Assert.Equal(3 - Math.Log(penalised.Sum(Math.Exp)), logprob, 5);
+
+        // The penalties decide: token 0, generated twice, loses 2 × 0.4 and falls behind token 1.
+        var frequent = new Sampler(3, new SamplingOptions { Temperature = 0, FrequencyPenalty = 0.4f });
+        Assert.Equal(1, frequent.Sample(new float[] { 3f, 2.5f, 1f }, [0, 0], generated: 2, out _));
+        Assert.Equal(0, frequent.Sample(new float[] { 3f, 2.5f, 1f }, [0, 0], generated: 0, out _)); // prompt only
+        var present = new Sampler(3, new SamplingOptions { Temperature = 0, PresencePenalty = 0.4f });
+        Assert.Equal(0, present.Sample(new float[] { 3f, 2.5f, 1f }, [0, 0], generated: 2, out _)); // once: 2.6 > 2.5
+        var encouraged = new Sampler(3, new SamplingOptions { Temperature = 0, PresencePenalty = -2f });
+        Assert.Equal(2, encouraged.Sample(new float[] { 3f, 2.5f, 1.5f }, [2], generated: 1, out _));
+    }
+
+    [Fact]
+    public void Top_logprobs_are_the_most_likely_tokens_of_the_distribution_the_pick_came_from()
+    {
+        float[] logits = [1f, 4f, 2f, 4f, -1f, 3f];
+        double LogSumExp(IEnumerable<double> xs) => Math.Log(xs.Sum(Math.Exp));
+
+        // Greedy: the model's distribution; ties in id order; the pick is the first, with the same log-probability.
+        var greedy = new Sampler(6, new SamplingOptions { Temperature = 0, TopLogprobs = 4 });
+        int pick = greedy.Sample((float[])logits.Clone(), [], out float logprob);
+        var top = greedy.TopLogprobs.ToArray();
+        Assert.Equal([1, 3, 5, 2], top.Select(t => t.Id));
+        double lse = LogSumExp(logits.Select(l => (double)l));
+        foreach (var t in top) Assert.Equal(logits[t.Id] - lse, t.Logprob, 5);
+        Assert.Equal(top[0], new TokenLogprob(pick, logprob));
+
+        // Sampling at temperature 0.5: the tempered distribution, and the pick's log-probability is its entry.
+        var sampled = new Sampler(6, new SamplingOptions { Temperature = 0.5f, TopP = 1f, TopLogprobs = 6, Seed = 3 });
+        for (int draw = 0; draw < 20; draw++)
+        {
+            pick = sampled.Sample((float[])logits.Clone(), [], out logprob);
+            top = sampled.TopLogprobs.ToArray();
+            Assert.Equal([1, 3, 5, 2, 0, 4], top.Select(t => t.Id));
+            lse = LogSumExp(logits.Select(l => l / 0.5));
+            foreach (var t in top) Assert.Equal(logits[t.Id] / 0.5 - lse, t.Logprob, 4);
+            Assert.Equal(top.Single(t => t.Id == pick).Logprob, logprob);
+        }
+
+        // Not asked for: nothing.
+        var plain = new Sampler(6, new SamplingOptions { Temperature = 0 });
+        plain.Sample((float[])logits.Clone(), [], out _);
+        Assert.True(plain.TopLogprobs.IsEmpty);
+    }
+
+    [Fact]
+    public void Top_logprobs_over_a_large_vocabulary_match_a_full_sort()
+    {
+        var random = new Random(9);
+        var logits = Enumerable.Range(0, 32000).Select(_ => (float)(random.NextDouble() * 12) - 6).ToArray();
+        logits[77] = logits[78] = 9f; // a tie at the top
+        var sampler = new Sampler(logits.Length, new SamplingOptions { Temperature = 0, TopLogprobs = SamplingOptions.MaxTopLogprobs });
+        sampler.Sample((float[])logits.Clone(), [], out _);
+        var expected = logits.Select((l, i) => (L: l, I: i)).OrderByDescending(x => x.L).ThenBy(x => x.I).Take(20).Select(x => x.I);
+        Assert.Equal(expected, sampler.TopLogprobs.ToArray().Select(t => t.Id));
+    }
+
     [Theory]
     [InlineData(-0.1f, 0.9f, 0, 1f, "temperature")]
     [InlineData(float.NaN, 0.9f, 0, 1f, "temperature")]
@@ -142,5 +208,15 @@ public sealed class SamplerTests
     {
         var problems = new SamplingOptions { Temperature = temperature, TopP = topP, TopK = topK, RepetitionPenalty = penalty }.Validate();
         Assert.Contains(name, Assert.Single(problems).Message);
+    }
+
+    [Fact]
+    public void Penalties_must_be_finite_and_top_logprobs_at_most_twenty()
+    {
+        Assert.Contains("presence_penalty", Assert.Single(new SamplingOptions { PresencePenalty = float.NaN }.Validate()).Message);
+        Assert.Contains("frequency_penalty", Assert.Single(new SamplingOptions { FrequencyPenalty = float.PositiveInfinity }.Validate()).Message);
+        Assert.Contains("top_logprobs", Assert.Single(new SamplingOptions { TopLogprobs = 21 }.Validate()).Message);
+        Assert.Contains("top_logprobs", Assert.Single(new SamplingOptions { TopLogprobs = -1 }.Validate()).Message);
+        Assert.Empty(new SamplingOptions { TopLogprobs = 20, PresencePenalty = -2, FrequencyPenalty = 2 }.Validate());
     }
 }

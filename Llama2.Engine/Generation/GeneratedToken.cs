@@ -26,7 +26,15 @@ public sealed record GeneratedToken(
     bool Special,
     TimeSpan Elapsed,
     FinishReason? Finish = null,
-    GenerationSummary? Summary = null);
+    GenerationSummary? Summary = null)
+{
+    /// <summary>
+    /// The most likely tokens at this position with their log-probabilities, under the distribution this token was
+    /// drawn from (most likely first), when the request asked for them (<see cref="Sampling.SamplingOptions.TopLogprobs"/>);
+    /// otherwise null.
+    /// </summary>
+    public IReadOnlyList<Sampling.TokenLogprob>? TopLogprobs { get; init; }
+}
 
 /// <summary>The totals of one finished generation.</summary>
 public sealed record GenerationSummary(

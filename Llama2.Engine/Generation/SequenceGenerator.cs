@@ -166,7 +166,7 @@ public sealed class SequenceGenerator
         int previous = _tokens[_count - 1];
         if (_request.DrawAtEveryPosition) _sampler.SkipDraws(FedCount - _fedAtLastSample - 1);
         _fedAtLastSample = FedCount;
-        int next = _sampler.Sample(logits, _tokens.AsSpan(0, _count), out float logprob);
+        int next = _sampler.Sample(logits, _tokens.AsSpan(0, _count), _generated, out float logprob);
         _tokens[_count++] = next;
         _generated++;
         if (_generated == 1) _timeToFirstToken = _clock.Elapsed;
@@ -183,7 +183,10 @@ public sealed class SequenceGenerator
         if (finish is not null && !stopped) text += _stops.Push(_text.Flush(), out _) + _stops.Flush();
         _generatedText.Append(text);
 
-        var token = new GeneratedToken(_generated - 1, next, text, logprob, tokenizer.IsSpecial(next), _clock.Elapsed);
+        var token = new GeneratedToken(_generated - 1, next, text, logprob, tokenizer.IsSpecial(next), _clock.Elapsed)
+        {
+            TopLogprobs = _sampler.TopLogprobs.IsEmpty ? null : _sampler.TopLogprobs.ToArray(),
+        };
         if (finish is { } reason)
         {
             Finish = reason;

@@ -7,8 +7,9 @@ namespace Llama2.Engine.Sampling;
 
 /// <summary>
 /// Picks tokens from logits exactly as run.c's sampler: argmax at temperature 0; otherwise divide by temperature,
-/// softmax, draw one coin, then multinomial or top-p with run.c's cutoff and order. Top-k and repetition penalty are
-/// extras applied to the logits first, and change nothing when off. Allocates only at construction (and a scratch
+/// softmax, draw one coin, then multinomial or top-p with run.c's cutoff and order. Top-k and the repetition, presence
+/// and frequency penalties are extras applied to the logits first, and change nothing when off; so is reporting the
+/// most likely tokens (<see cref="TopLogprobs"/>). Allocates only at construction (and a scratch
 /// buffer per thread on first use).
 /// </summary>
 public sealed class Sampler
@@ -16,6 +17,7 @@ public sealed class Sampler
     readonly SamplingOptions _options;
     readonly float[]? _topKScratch;
     readonly int[]? _seen;
+    readonly TokenLogprob[]? _top;
     int _stamp;
     XorShiftRandom _random;
 
@@ -25,7 +27,8 @@ public sealed class Sampler
         // xorshift never leaves state 0, so seed 0 would draw coin 0 for ever; run.c never uses it (0 means "clock").
         _random = new XorShiftRandom(options.Seed == 0 ? ZeroSeedReplacement : options.Seed);
         if (options.TopK > 0 && options.TopK < vocabSize) _topKScratch = new float[vocabSize];
-        if (options.RepetitionPenalty != 1f) _seen = new int[vocabSize];
+        if (options.RepetitionPenalty != 1f || HasOpenAIPenalties(options)) _seen = new int[vocabSize];
+        if (options.TopLogprobs > 0) _top = new TokenLogprob[Math.Min(options.TopLogprobs, vocabSize)];
     }
 
     /// <summary>The state seed 0 starts from instead (any fixed non-zero value keeps seed 0 reproducible).</summary>
@@ -34,13 +37,32 @@ public sealed class Sampler
     public SamplingOptions Options => _options;
 
     /// <summary>
-    /// Picks the next token. <paramref name="logits"/> is overwritten (with probabilities when sampling).
-    /// <paramref name="logprob"/> is the log-probability of the pick under the distribution it was drawn from
-    /// (temperature 1 for greedy).
+    /// After <see cref="Sample(Span{float}, ReadOnlySpan{int}, int, out float)"/>: the
+    /// <see cref="SamplingOptions.TopLogprobs"/> most likely tokens (most likely first, ties in id order) with their
+    /// log-probabilities, under the distribution the pick was drawn from; empty when not asked for. Overwritten by the
+    /// next call.
     /// </summary>
-    public int Sample(Span<float> logits, ReadOnlySpan<int> history, out float logprob)
+    public ReadOnlySpan<TokenLogprob> TopLogprobs => _top;
+
+    /// <summary>
+    /// Picks the next token, every token of <paramref name="history"/> counting as generated (for the presence and
+    /// frequency penalties). See <see cref="Sample(Span{float}, ReadOnlySpan{int}, int, out float)"/>.
+    /// </summary>
+    public int Sample(Span<float> logits, ReadOnlySpan<int> history, out float logprob) =>
+        Sample(logits, history, history.Length, out logprob);
+
+    /// <summary>
+    /// Picks the next token. <paramref name="logits"/> is overwritten (with probabilities when sampling).
+    /// <paramref name="history"/> is the sequence so far (for the repetition penalty), of which the last
+    /// <paramref name="generated"/> tokens are this generation's own (for the presence and frequency penalties).
+    /// <paramref name="logprob"/> is the log-probability of the pick under the distribution it was drawn from
+    /// (temperature 1 for greedy). With <see cref="SamplingOptions.TopLogprobs"/>, <see cref="TopLogprobs"/> then holds
+    /// the most likely tokens of that same distribution.
+    /// </summary>
+    public int Sample(Span<float> logits, ReadOnlySpan<int> history, int generated, out float logprob)
     {
         if (_options.RepetitionPenalty != 1f) ApplyRepetitionPenalty(logits, history, _options.RepetitionPenalty);
+        if (HasOpenAIPenalties(_options)) ApplyOpenAIPenalties(logits, history[^Math.Min(generated, history.Length)..]);
         if (_topKScratch is not null) KeepTopK(logits, _options.TopK, _topKScratch);
 
         if (_options.IsGreedy)
@@ -49,7 +71,9 @@ public sealed class Sampler
             // log softmax of the pick, vectorized: it is only reported, so it need not match run.c's scalar expf.
             TensorPrimitives.Subtract(logits, logits[best], logits);
             TensorPrimitives.Exp(logits, logits);
-            logprob = -MathF.Log(TensorPrimitives.Sum(logits));
+            float logSum = MathF.Log(TensorPrimitives.Sum(logits));
+            logprob = MathF.Log(logits[best]) - logSum; // logits[best] is exp(0), which the vector exp may round
+            if (_top is not null) FindTopLogprobs(logits, logSum, _top);
             return best;
         }
 
@@ -59,6 +83,7 @@ public sealed class Sampler
         float topP = _options.TopP;
         int next = topP <= 0 || topP >= 1 ? SampleMultinomial(logits, coin) : SampleTopP(logits, topP, coin);
         logprob = MathF.Log(logits[next]);
+        if (_top is not null) FindTopLogprobs(logits, 0f, _top);
         return next;
     }
 
@@ -202,6 +227,53 @@ public sealed class Sampler
             _seen[token] = _stamp;
             logits[token] = logits[token] > 0 ? logits[token] / penalty : logits[token] * penalty;
         }
+    }
+
+    static bool HasOpenAIPenalties(SamplingOptions options) => options.PresencePenalty != 0f || options.FrequencyPenalty != 0f;
+
+    /// <summary>
+    /// OpenAI's penalties, on the logits: each token this generation produced loses the frequency penalty once per
+    /// occurrence and the presence penalty once (logit − frequency × count − presence × (count &gt; 0)).
+    /// </summary>
+    void ApplyOpenAIPenalties(Span<float> logits, ReadOnlySpan<int> generated)
+    {
+        _stamp++; // tokens whose _seen entry equals _stamp already lost the presence penalty in this call
+        float presence = _options.PresencePenalty, frequency = _options.FrequencyPenalty;
+        foreach (int token in generated)
+        {
+            if ((uint)token >= (uint)logits.Length) continue;
+            logits[token] -= frequency;
+            if (_seen![token] == _stamp) continue;
+            _seen[token] = _stamp;
+            logits[token] -= presence;
+        }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="top"/> with the largest of <paramref name="weights"/> (probabilities, or values
+    /// proportional to them whose sum's log is <paramref name="logSum"/>) as log-probabilities, largest first and ties
+    /// in index order: one pass that keeps the best so far in order, which only the rare newcomer above the last shifts.
+    /// </summary>
+    static void FindTopLogprobs(ReadOnlySpan<float> weights, float logSum, TokenLogprob[] top)
+    {
+        int k = top.Length, count = 0;
+        Span<float> best = stackalloc float[k];
+        Span<int> ids = stackalloc int[k];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            float w = weights[i];
+            if (count == k && !(w > best[k - 1])) continue;
+            int at = count < k ? count++ : k - 1;
+            while (at > 0 && w > best[at - 1])
+            {
+                best[at] = best[at - 1];
+                ids[at] = ids[at - 1];
+                at--;
+            }
+            best[at] = w;
+            ids[at] = i;
+        }
+        for (int j = 0; j < count; j++) top[j] = new TokenLogprob(ids[j], MathF.Log(best[j]) - logSum);
     }
 
     static void KeepTopK(Span<float> logits, int k, float[] scratch)

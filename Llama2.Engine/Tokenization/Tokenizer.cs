@@ -81,6 +81,14 @@ public sealed class Tokenizer
     /// <summary>Whether a token is a control token rather than text (BOS, EOS, unknown).</summary>
     public bool IsSpecial(int token) => token is 0 or Bos or Eos;
 
+    /// <summary>How a control token is written where tokens are listed: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;.</summary>
+    public static string SpecialName(int token) => token switch
+    {
+        Bos => "<s>",
+        Eos => "</s>",
+        _ => "<unk>",
+    };
+
     /// <summary>
     /// Encodes text exactly as run.c's <c>encode</c>: a dummy-prefix space, whole UTF-8 code points looked up
     /// (byte fallback for unknown ones), then greedy merges of the best-scoring adjacent pair.

@@ -71,7 +71,8 @@ public sealed class InfoTokenizeOpenApiTests(Tiny32kServer server) : IClassFixtu
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var paths = (await response.ReadJsonAsync()).GetProperty("paths");
         (string Path, string Method)[] endpoints =
-            [("/generate", "post"), ("/generate_stream", "post"), ("/info", "get"), ("/health", "get"), ("/tokenize", "post")];
+            [("/generate", "post"), ("/generate_stream", "post"), ("/info", "get"), ("/health", "get"), ("/tokenize", "post"),
+             ("/v1/chat/completions", "post"), ("/v1/completions", "post"), ("/v1/models", "get"), ("/v1/models/{model}", "get")];
         foreach (var (path, method) in endpoints)
         {
             var operation = paths.GetProperty(path).GetProperty(method);
@@ -85,6 +86,20 @@ public sealed class InfoTokenizeOpenApiTests(Tiny32kServer server) : IClassFixtu
         foreach (var status in new[] { "422", "429", "503" }) Assert.True(responses.TryGetProperty(status, out _), status);
         Assert.True(paths.GetProperty("/generate_stream").GetProperty("post").GetProperty("responses").GetProperty("200")
             .GetProperty("content").TryGetProperty("text/event-stream", out _));
+
+        // OpenAI's: an example request, the JSON answer and the chunk stream, errors with OpenAI's body.
+        foreach (var path in new[] { "/v1/chat/completions", "/v1/completions" })
+        {
+            var operation = paths.GetProperty(path).GetProperty("post");
+            Assert.True(operation.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").TryGetProperty("example", out _), path);
+            var ok = operation.GetProperty("responses").GetProperty("200").GetProperty("content");
+            Assert.True(ok.TryGetProperty("application/json", out _) && ok.TryGetProperty("text/event-stream", out _), path);
+            foreach (var status in new[] { "400", "429", "503" })
+            {
+                var schema = operation.GetProperty("responses").GetProperty(status).GetProperty("content").GetProperty("application/json").GetProperty("schema");
+                Assert.EndsWith("OpenAIErrorResponse", schema.GetProperty("$ref").GetString());
+            }
+        }
 
         using var ui = await client.GetAsync("/swagger/index.html", TestToken);
         Assert.Equal(HttpStatusCode.OK, ui.StatusCode);

@@ -89,6 +89,44 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task OpenAI_requests_are_counted_under_their_routes()
+    {
+        await using var factory = ServerFactory.Tiny32k();
+        var client = await factory.CreateReadyClientAsync();
+        var before = await ScrapeAsync(client);
+
+        int promptTokens = 0, generated = 0;
+        foreach (var (path, body) in new[]
+                 {
+                     ("/v1/chat/completions", """{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}"""),
+                     ("/v1/chat/completions", """{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "stream": true, "stream_options": {"include_usage": true}}"""),
+                     ("/v1/completions", """{"prompt": "Hello", "max_tokens": 5}"""),
+                 })
+        {
+            using var response = await client.PostJsonAsync(path, body);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var usage = response.Content.Headers.ContentType?.MediaType == "text/event-stream"
+                ? (await response.ReadOpenAIStreamAsync())[^1].GetProperty("usage")
+                : (await response.ReadJsonAsync()).GetProperty("usage");
+            promptTokens += usage.GetProperty("prompt_tokens").GetInt32();
+            generated += usage.GetProperty("completion_tokens").GetInt32();
+        }
+        using (var invalid = await client.PostJsonAsync("/v1/chat/completions", """{"messages": []}"""))
+            Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+
+        var after = await ScrapeAsync(client);
+        Assert.Equal(promptTokens, after.Delta(before, "llama2_prompt_tokens_total"));
+        Assert.Equal(generated, after.Delta(before, "llama2_generated_tokens_total"));
+        Assert.Equal(2, after.Delta(before, "llama2_generations_total", L("endpoint", "v1/chat/completions"), L("finish_reason", "length")));
+        Assert.Equal(1, after.Delta(before, "llama2_generations_total", L("endpoint", "v1/completions"), L("finish_reason", "length")));
+        Assert.Equal(2, after.Delta(before, "llama2_request_duration_seconds_count", L("endpoint", "v1/chat/completions")));
+        Assert.Equal(3, after.Delta(before, "llama2_time_to_first_token_seconds_count"));
+        Assert.Equal(2, after.Delta(before, "http_requests_received_total", L("code", "200"), L("method", "POST"), L("endpoint", "/v1/chat/completions")));
+        Assert.Equal(1, after.Delta(before, "http_requests_received_total", L("code", "400"), L("method", "POST"), L("endpoint", "/v1/chat/completions")));
+        Assert.Equal(1, after.Delta(before, "http_requests_received_total", L("code", "200"), L("method", "POST"), L("endpoint", "/v1/completions")));
+    }
+
+    [Fact]
     public async Task Each_server_counts_only_its_own_requests()
     {
         // prometheus-net's static default registry is not used: two hosts in one process do not add up.
@@ -110,15 +148,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task A_client_that_goes_away_is_counted_as_cancelled_and_its_sequence_freed()
     {
-        var slowLink = new SlowLink { DelayPerWrite = TimeSpan.FromMilliseconds(50) };
-        await using var slowFactory = new ServerFactory(
-            new Dictionary<string, string?>
-            {
-                ["Model:CheckpointPath"] = SharedData.Tiny32k,
-                ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-                ["Model:TokenBufferSize"] = "1",
-            },
-            services => services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(slowLink));
+        await using var slowFactory = ServerFactory.Tiny32kBehind(new SlowLink { DelayPerWrite = TimeSpan.FromMilliseconds(50) });
         var client = await slowFactory.CreateReadyClientAsync();
         var before = await ScrapeAsync(client);
 

@@ -3,21 +3,14 @@ namespace Llama2.Server.Tests.Scheduling;
 /// <summary>A full queue answers 429; a client that goes away frees its slot. One slot, a queue of one.</summary>
 public sealed class OverloadTests
 {
-    static ServerFactory OneSlot() => ServerFactory.Tiny32k(
-        ("Model:MaxConcurrentSequences", "1"), ("Model:MaxQueueLength", "1"), ("Model:TokenBufferSize", "1"), ("Api:RetryAfterSeconds", "2"));
-
     [Fact]
     public async Task A_full_queue_gets_429_with_retry_after_and_the_queued_request_is_served_later()
     {
-        await using var factory = OneSlot();
+        await using var factory = ServerFactory.OneSlot(retryAfterSeconds: 2);
         var client = await factory.CreateReadyClientAsync();
         var scheduler = factory.Scheduler;
 
-        // Occupy the only slot with a sequence nobody reads: it stops one token ahead and keeps the slot.
-        using var hold = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
-        Assert.True(scheduler.TrySubmit(new GenerationRequest { Prompt = "Once", MaxNewTokens = 50, Sampling = new SamplingOptions { Temperature = 0 } },
-            hold.Token, out _));
-        await Poll.Until(() => scheduler.ActiveSequences == 1, "the slot is taken");
+        using var hold = await factory.HoldTheOnlySlotAsync();
 
         var queued = client.PostJsonAsync("/generate", """{"inputs": "The cat", "parameters": {"max_new_tokens": 4}}""");
         await Poll.Until(() => scheduler.QueueDepth == 1, "the request waits in the queue");
@@ -46,7 +39,7 @@ public sealed class OverloadTests
     [Fact]
     public async Task A_client_that_disconnects_mid_stream_frees_its_slot()
     {
-        await using var factory = OneSlot();
+        await using var factory = ServerFactory.OneSlot(retryAfterSeconds: 2);
         var client = await factory.CreateReadyClientAsync();
         var scheduler = factory.Scheduler;
         long completedBefore = scheduler.CompletedSequences;

@@ -31,6 +31,45 @@ public class ServerFactory(IReadOnlyDictionary<string, string?> settings, Action
         },
         services => services.AddSingleton(loader));
 
+    /// <summary>tiny32k with <paramref name="services"/> added (e.g. a test's own generation observer).</summary>
+    public static ServerFactory Tiny32kWith(Action<IServiceCollection> services) => new(
+        new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = SharedData.Tiny32k,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+        },
+        services);
+
+    /// <summary>
+    /// tiny32k behind <paramref name="link"/>, with one-token buffers: a stream lasts as long as the link makes it,
+    /// so a test can leave it mid-way.
+    /// </summary>
+    public static ServerFactory Tiny32kBehind(SlowLink link) => new(
+        new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = SharedData.Tiny32k,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+            ["Model:TokenBufferSize"] = "1",
+        },
+        services => services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(link));
+
+    /// <summary>tiny32k with one sequence slot, a queue of one and one-token buffers: easy to fill (see <see cref="HoldTheOnlySlotAsync"/>).</summary>
+    public static ServerFactory OneSlot(int retryAfterSeconds) => Tiny32k(("Model:MaxConcurrentSequences", "1"),
+        ("Model:MaxQueueLength", "1"), ("Model:TokenBufferSize", "1"), ("Api:RetryAfterSeconds", retryAfterSeconds.ToString()));
+
+    /// <summary>
+    /// Takes the only slot of a <see cref="OneSlot"/> server with a sequence nobody reads (it stops one token ahead and
+    /// keeps the slot) and waits until it holds it. Cancel the returned source to free the slot.
+    /// </summary>
+    public async Task<CancellationTokenSource> HoldTheOnlySlotAsync()
+    {
+        var hold = CancellationTokenSource.CreateLinkedTokenSource(TestToken);
+        var request = new GenerationRequest { Prompt = "Once", MaxNewTokens = 50, Sampling = new SamplingOptions { Temperature = 0 } };
+        Assert.True(Scheduler.TrySubmit(request, hold.Token, out _));
+        await Poll.Until(() => Scheduler.ActiveSequences == 1, "the slot is taken");
+        return hold;
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(new Dictionary<string, string?>(settings)

@@ -3,7 +3,8 @@ namespace Llama2.Server.Tests.TestData;
 /// <summary>Reads a text/event-stream response event by event (comment lines skipped).</summary>
 public static class ServerSentEvents
 {
-    public static async IAsyncEnumerable<JsonElement> ReadEventsAsync(this HttpResponseMessage response)
+    /// <summary>Each event's data (its data lines joined), as sent.</summary>
+    public static async IAsyncEnumerable<string> ReadDataAsync(this HttpResponseMessage response)
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
@@ -12,7 +13,7 @@ public static class ServerSentEvents
         {
             if (line.Length == 0)
             {
-                if (data.Count > 0) yield return JsonDocument.Parse(string.Join("\n", data)).RootElement.Clone();
+                if (data.Count > 0) yield return string.Join("\n", data);
                 data.Clear();
             }
             else if (line.StartsWith("data:", StringComparison.Ordinal)) data.Add(line[5..].TrimStart());
@@ -21,10 +22,28 @@ public static class ServerSentEvents
         Assert.Empty(data); // every event is terminated by a blank line
     }
 
+    /// <summary>Each event's data as JSON.</summary>
+    public static async IAsyncEnumerable<JsonElement> ReadEventsAsync(this HttpResponseMessage response)
+    {
+        await foreach (var data in response.ReadDataAsync()) yield return JsonDocument.Parse(data).RootElement.Clone();
+    }
+
     public static async Task<List<JsonElement>> ReadAllEventsAsync(this HttpResponseMessage response)
     {
         var events = new List<JsonElement>();
         await foreach (var e in response.ReadEventsAsync()) events.Add(e);
         return events;
+    }
+
+    /// <summary>
+    /// An OpenAI stream: every event's JSON, after checking that the last event, and only it, is <c>[DONE]</c>.
+    /// </summary>
+    public static async Task<List<JsonElement>> ReadOpenAIStreamAsync(this HttpResponseMessage response)
+    {
+        var data = new List<string>();
+        await foreach (var item in response.ReadDataAsync()) data.Add(item);
+        Assert.Equal("[DONE]", data[^1]);
+        Assert.DoesNotContain("[DONE]", data.SkipLast(1));
+        return [.. data.SkipLast(1).Select(d => JsonDocument.Parse(d).RootElement.Clone())];
     }
 }

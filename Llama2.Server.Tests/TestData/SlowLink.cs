@@ -5,13 +5,15 @@ using Microsoft.AspNetCore.Http;
 namespace Llama2.Server.Tests.TestData;
 
 /// <summary>
-/// Makes POST /generate_stream's connection slow: every write of the response waits <see cref="DelayPerWrite"/>
-/// first (one write per token). With a small Model:TokenBufferSize the scheduler then pauses the sequence until the
+/// Makes the connection of the streaming endpoints (POST /generate_stream, /v1/chat/completions, /v1/completions)
+/// slow: every write of the response waits <see cref="DelayPerWrite"/> first (one write per token). With a small Model:TokenBufferSize the scheduler then pauses the sequence until the
 /// client has taken its tokens, as it does behind a slow network, so a generation lasts as long as a test needs
 /// whatever the speed of the model. Register it as an <see cref="IStartupFilter"/> (outermost middleware).
 /// </summary>
 public sealed class SlowLink : IStartupFilter
 {
+    static readonly string[] StreamingPaths = ["/generate_stream", "/v1/chat/completions", "/v1/completions"];
+
     long _delayTicks;
 
     public TimeSpan DelayPerWrite
@@ -24,7 +26,7 @@ public sealed class SlowLink : IStartupFilter
     {
         app.Use(async (http, nextMiddleware) =>
         {
-            if (http.Request.Path.StartsWithSegments("/generate_stream")) http.Response.Body = new DelayedStream(http.Response.Body, this);
+            if (StreamingPaths.Any(path => http.Request.Path.StartsWithSegments(path))) http.Response.Body = new DelayedStream(http.Response.Body, this);
             await nextMiddleware(http);
         });
         next(app);

@@ -11,9 +11,20 @@ public sealed class ApiOptions
     [Range(1024, 64 * 1024 * 1024)]
     public long MaxRequestBodyBytes { get; set; } = 128 * 1024;
 
-    /// <summary>Longest <c>inputs</c> text, checked before tokenizing (whose cost grows with the square of the length).</summary>
+    /// <summary>
+    /// Longest input text (TGI's <c>inputs</c>, OpenAI's <c>prompt</c>, or a conversation's messages in all), checked
+    /// before tokenizing (whose cost grows with the square of the length).
+    /// </summary>
     [Range(1, 1_000_000)]
     public int MaxInputCharacters { get; set; } = 8192;
+
+    /// <summary>Most messages in one chat completion request (the whole conversation).</summary>
+    [Range(1, 10_000)]
+    public int MaxChatMessages { get; set; } = 256;
+
+    /// <summary>Most content parts in one chat message given as an array of parts.</summary>
+    [Range(1, 10_000)]
+    public int MaxContentParts { get; set; } = 32;
 
     /// <summary>Most stop sequences per request (TGI's max_stop_sequences).</summary>
     [Range(0, 64)]

@@ -6,7 +6,10 @@ namespace Llama2.Server.Api;
 
 public static class ApiServiceCollectionExtensions
 {
-    /// <summary>Request limits, TGI's snake_case JSON, and error bodies for whatever escapes an endpoint.</summary>
+    /// <summary>
+    /// Request limits, snake_case JSON (TGI's and OpenAI's), and error bodies for whatever escapes an endpoint (TGI's
+    /// shape unless another API registers an <see cref="ErrorShape"/> for its path).
+    /// </summary>
     public static IServiceCollection AddApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ApiOptions>()
@@ -18,8 +21,9 @@ public static class ApiServiceCollectionExtensions
             json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
-        // Bad JSON throws (instead of an empty 400) so that the handler can answer 422 with TGI's error body.
+        // Bad JSON throws (instead of an empty 400) so that the handler can answer in the API's shape (TGI: 422).
         services.Configure<RouteHandlerOptions>(route => route.ThrowOnBadRequest = true);
+        services.AddSingleton<ErrorShapes>();
         services.AddExceptionHandler<ErrorResponseExceptionHandler>();
         services.AddProblemDetails();
         return services;

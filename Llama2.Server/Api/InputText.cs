@@ -13,7 +13,15 @@ public static class InputText
     /// <param name="param">What the API calls the text (TGI: "inputs"), for the error.</param>
     public static Checked<string> Check(string? text, ApiOptions limits, string param) =>
         string.IsNullOrEmpty(text) ? ApiError.Invalid($"`{param}` cannot be empty", param)
-        : text.Length > limits.MaxInputCharacters
-            ? ApiError.Invalid($"`{param}` must have at most {limits.MaxInputCharacters} characters. Given: {text.Length}", param)
+        : CheckLength(text.Length, limits, param) is { } error ? error
         : text;
+
+    /// <summary>The length rule alone, for text given in pieces (a conversation's messages: their total).</summary>
+    /// <param name="characters">The text's length (all its pieces).</param>
+    /// <param name="limits">The request limits.</param>
+    /// <param name="param">What the API calls the text, for the error.</param>
+    public static ApiError? CheckLength(int characters, ApiOptions limits, string param) =>
+        characters > limits.MaxInputCharacters
+            ? ApiError.Invalid($"`{param}` must have at most {limits.MaxInputCharacters} characters. Given: {characters}", param)
+            : null;
 }

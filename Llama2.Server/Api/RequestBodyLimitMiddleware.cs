@@ -6,9 +6,9 @@ namespace Llama2.Server.Api;
 
 /// <summary>
 /// Caps request bodies at <see cref="ApiOptions.MaxRequestBodyBytes"/>: a declared length over it is refused at once
-/// with 413; a chunked body is cut off by the server's own limit while it is read.
+/// with 413 (in the shape of the request's API); a chunked body is cut off by the server's own limit while it is read.
 /// </summary>
-public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<ApiOptions> options)
+public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<ApiOptions> options, ErrorShapes errors)
 {
     readonly long _limit = options.Value.MaxRequestBodyBytes;
 
@@ -16,10 +16,9 @@ public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<Ap
     {
         if (http.Request.ContentLength > _limit)
         {
-            http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-            await http.Response.WriteAsJsonAsync(
-                TgiErrors.Body(ApiError.Invalid($"the request body is {http.Request.ContentLength} bytes; the limit is {_limit}")),
-                http.RequestAborted);
+            var error = ApiError.Invalid($"the request body is {http.Request.ContentLength} bytes; the limit is {_limit}")
+                with { StatusCode = StatusCodes.Status413PayloadTooLarge };
+            await errors.WriteAsync(http, error, http.RequestAborted);
             return;
         }
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)

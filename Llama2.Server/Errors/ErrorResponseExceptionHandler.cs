@@ -4,33 +4,35 @@ using Microsoft.AspNetCore.Diagnostics;
 namespace Llama2.Server.Errors;
 
 /// <summary>
-/// Turns exceptions that escape an endpoint into TGI error bodies: unreadable JSON is a 422 validation error (as
-/// TGI answers), other bad requests keep their status, and anything else is a 500 whose details stay in the log.
+/// Turns exceptions that escape an endpoint into error bodies in the shape of the request's API (<see cref="ErrorShapes"/>):
+/// unreadable JSON is a validation error (TGI answers 422, OpenAI 400), other bad requests keep their status, and
+/// anything else is a 500 whose details stay in the log.
 /// </summary>
-public sealed class ErrorResponseExceptionHandler(ILogger<ErrorResponseExceptionHandler> logger) : IExceptionHandler
+public sealed class ErrorResponseExceptionHandler(ErrorShapes shapes, ILogger<ErrorResponseExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
     {
         if (exception is OperationCanceledException && http.RequestAborted.IsCancellationRequested) return true;
 
-        var (status, error) = exception switch
+        var error = exception switch
         {
-            BadHttpRequestException { InnerException: JsonException json } =>
-                (StatusCodes.Status422UnprocessableEntity, ApiError.Invalid(Describe(json))),
-            BadHttpRequestException bad => (bad.StatusCode, ApiError.Invalid(Describe(bad))),
-            _ => (StatusCodes.Status500InternalServerError, ApiError.InternalError),
+            BadHttpRequestException { InnerException: JsonException json } => ApiError.Invalid(Describe(json), Param(json)),
+            BadHttpRequestException bad => ApiError.Invalid(Describe(bad)) with { StatusCode = bad.StatusCode },
+            _ => ApiError.InternalError,
         };
-        if (status >= 500) logger.LogError(exception, "Unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
+        if (error.Kind == ApiErrorKind.Internal) logger.LogError(exception, "Unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
         if (http.Response.HasStarted) return true;
 
-        http.Response.StatusCode = status;
-        await http.Response.WriteAsJsonAsync(TgiErrors.Body(error), cancellationToken);
+        await shapes.WriteAsync(http, error, cancellationToken);
         return true;
     }
 
     static string Describe(JsonException json) =>
         $"Failed to deserialize the JSON body into the target type: invalid JSON or value at {json.Path ?? "$"}" +
         (json.LineNumber is { } line ? $" (line {line + 1}, byte {json.BytePositionInLine + 1})" : "");
+
+    /// <summary>The parameter at fault: the JSON path without its root (<c>$.parameters.top_p</c> → parameters.top_p).</summary>
+    static string? Param(JsonException json) => json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
 
     static string Describe(BadHttpRequestException bad) => bad.StatusCode switch
     {

@@ -1,12 +1,11 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Llama2.Server.Errors;
 
 /// <summary>
 /// TGI's answer to an <see cref="ApiError"/>: the <see cref="ErrorResponse"/> body, the status code of its kind
-/// (validation 422, overloaded 429, unavailable 503, otherwise 500) and Retry-After when the error passes.
+/// (validation 422, overloaded 429, unavailable 503, otherwise 500) unless the error has its own, and Retry-After when
+/// the error passes.
 /// </summary>
 public static class TgiErrors
 {
@@ -19,7 +18,10 @@ public static class TgiErrors
         _ => "internal",
     });
 
-    public static int StatusCode(ApiError error) => error.Kind switch
+    /// <summary>TGI's shape, the server's default for requests under no other API's path.</summary>
+    public static ErrorShape Shape { get; } = new(PathString.Empty, StatusCode, Body);
+
+    public static int StatusCode(ApiError error) => error.StatusCode ?? error.Kind switch
     {
         ApiErrorKind.Validation => StatusCodes.Status422UnprocessableEntity,
         ApiErrorKind.Overloaded => StatusCodes.Status429TooManyRequests,
@@ -29,15 +31,11 @@ public static class TgiErrors
 
     public static JsonHttpResult<ErrorResponse> Result(ApiError error, HttpContext http)
     {
-        if (error.RetryAfterSeconds is { } seconds) http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        ErrorShape.SetRetryAfter(http, error);
         return TypedResults.Json(Body(error), statusCode: StatusCode(error));
     }
 
     /// <summary>Documents error answers of an endpoint (OpenAPI): each status with TGI's error body.</summary>
-    public static TBuilder ProducesTgiErrors<TBuilder>(this TBuilder endpoint, params int[] statusCodes) where TBuilder : IEndpointConventionBuilder
-    {
-        foreach (var status in statusCodes)
-            endpoint.WithMetadata(new ProducesResponseTypeMetadata(status, typeof(ErrorResponse), ["application/json"]));
-        return endpoint;
-    }
+    public static TBuilder ProducesTgiErrors<TBuilder>(this TBuilder endpoint, params int[] statusCodes) where TBuilder : IEndpointConventionBuilder =>
+        endpoint.ProducesErrors(typeof(ErrorResponse), statusCodes);
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Llama2.Server.Api;
 using Llama2.Server.Errors;
 using Llama2.Server.Model;
@@ -44,6 +43,7 @@ public static class GenerationEndpoints
     /// <summary>What both endpoints take (TGI's request, with an example) and their error answers.</summary>
     static RouteHandlerBuilder AcceptsGenerateRequest(this RouteHandlerBuilder endpoint) => endpoint
         .Accepts<GenerateRequest>("application/json")
+        .ProducesEventStream<StreamResponse>()
         .ProducesTgiErrors(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType,
             StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests,
             StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable)
@@ -62,25 +62,12 @@ public static class GenerationEndpoints
 
         using var running = started.Value;
         var tokens = new List<TokenInfo>();
-        try
-        {
-            await foreach (var token in running.ReadAllAsync(http.RequestAborted)) tokens.Add(token.ToTokenInfo());
-        }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
-        {
-            return TypedResults.Empty; // nobody is listening any more
-        }
-        catch (ArgumentException e)
-        {
-            return TgiErrors.Result(ApiError.Invalid(e.Message), http);
-        }
-        catch (OperationCanceledException)
-        {
-            return TgiErrors.Result(ApiError.NotReady, http); // the server is shutting down
-        }
-        if (running.Finished is not { } finished) return TgiErrors.Result(ApiError.GenerationFailed("generation ended without a result"), http);
+        var result = await running.ReadToEndAsync(token => tokens.Add(token.ToTokenInfo()));
+        if (result is null) return TypedResults.Empty; // nobody is listening any more
+        if (!result.Passed) return TgiErrors.Result(result.Error, http);
 
-        WriteTimingHeaders(http.Response, finished);
+        var finished = result.Value;
+        TimingHeaders.Write(http.Response, finished);
         var parameters = body.Parameters ?? new GenerateParameters();
         var details = parameters.Details
             ? finished.ToDetails(parameters.DecoderInputDetails ? TgiMapping.Prefill(loaded.Model.Tokenizer, running.Generation.PromptIds) : [], tokens)
@@ -98,18 +85,4 @@ public static class GenerationEndpoints
     }
 
     static TimeSpan Heartbeat(IOptions<ApiOptions> api) => TimeSpan.FromSeconds(api.Value.StreamHeartbeatSeconds);
-
-    static void WriteTimingHeaders(HttpResponse response, FinishedGeneration finished)
-    {
-        var summary = finished.Summary;
-        var headers = response.Headers;
-        var inv = CultureInfo.InvariantCulture;
-        double inferenceMs = summary.TotalTime.TotalMilliseconds;
-        headers["x-generated-tokens"] = summary.GeneratedTokens.ToString(inv);
-        headers["x-prompt-tokens"] = summary.PromptTokens.ToString(inv);
-        headers["x-inference-time"] = ((long)inferenceMs).ToString(inv);
-        headers["x-time-per-token"] = ((long)(inferenceMs / Math.Max(1, summary.GeneratedTokens))).ToString(inv);
-        headers["x-queue-time"] = ((long)finished.QueueTime.TotalMilliseconds).ToString(inv);
-        headers["x-tokens-per-second"] = summary.TokensPerSecond.ToString("0.##", inv);
-    }
 }

@@ -12,7 +12,8 @@ public static class OpenApiExtensions
                 Title = "Llama2 for .NET",
                 Version = "v1",
                 Description = "Text generation with Llama 2 architecture models (llama2.c checkpoints), " +
-                    "compatible with Hugging Face Text Generation Inference's /generate, /generate_stream, /info and /tokenize.",
+                    "compatible with Hugging Face Text Generation Inference's /generate, /generate_stream, /info and /tokenize, " +
+                    "and with OpenAI's /v1/chat/completions, /v1/completions and /v1/models.",
             };
             return Task.CompletedTask;
         }));

@@ -44,10 +44,14 @@ public sealed class GenerationLimits(IOptions<ModelOptions> model, IOptions<ApiO
     /// gets Model:DefaultMaxNewTokens, or the room left in the context if that is less.
     /// </summary>
     public Checked<ValidatedGeneration> Apply(LoadedModel loaded, string prompt, int? maxNewTokens, SamplingOptions sampling,
+        ulong? seed, IReadOnlyList<string> stops, GenerationParameterNames names) =>
+        Apply(loaded, loaded.Model.Tokenizer.Encode(prompt, bos: true, eos: false).ToArray(), maxNewTokens, sampling, seed, stops, names);
+
+    /// <summary>The same for a prompt already encoded (a conversation, through the chat template).</summary>
+    public Checked<ValidatedGeneration> Apply(LoadedModel loaded, int[] promptIds, int? maxNewTokens, SamplingOptions sampling,
         ulong? seed, IReadOnlyList<string> stops, GenerationParameterNames names)
     {
         int maxTotal = loaded.Scheduler.ContextLength, maxInput = maxTotal - 1;
-        var promptIds = loaded.Model.Tokenizer.Encode(prompt, bos: true, eos: false).ToArray();
         if (promptIds.Length > maxInput)
             return ApiError.Invalid($"`{names.Prompt}` must have less than {maxTotal} tokens. Given: {promptIds.Length}", names.Prompt);
         if (maxNewTokens is { } asked && promptIds.Length + asked > maxTotal)

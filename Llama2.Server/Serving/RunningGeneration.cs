@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Llama2.Engine.Generation;
 using Llama2.Engine.Scheduling;
+using Llama2.Server.Errors;
 
 namespace Llama2.Server.Serving;
 
@@ -70,6 +71,28 @@ public sealed class RunningGeneration : IDisposable
     {
         while (await WaitToReadAsync(cancellationToken))
             while (TryRead(out var token)) yield return token;
+    }
+
+    /// <summary>
+    /// Reads every token to the end (for an API's single JSON answer), handing each to <paramref name="onToken"/>.
+    /// Gives the finished generation, or the error that ended it (<see cref="GenerationFailures"/>); null when the
+    /// client went away, as nobody is listening any more.
+    /// </summary>
+    public async Task<Checked<FinishedGeneration>?> ReadToEndAsync(Action<GeneratedToken> onToken)
+    {
+        try
+        {
+            await foreach (var token in ReadAllAsync(Http.RequestAborted)) onToken(token);
+        }
+        catch (OperationCanceledException) when (Http.RequestAborted.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (Exception e)
+        {
+            return GenerationFailures.ToApiError(e, Http.RequestServices.GetRequiredService<ILogger<RunningGeneration>>());
+        }
+        return Finished is { } finished ? finished : ApiError.GenerationFailed("generation ended without a result");
     }
 
     public void Dispose()

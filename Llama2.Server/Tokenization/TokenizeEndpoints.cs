@@ -48,7 +48,7 @@ public static class TokenizeEndpoints
         {
             if (tokenizer.IsSpecial(id))
             {
-                tokens.Add(new SimpleToken(id, SpecialText(id), 0, 0));
+                tokens.Add(new SimpleToken(id, Tokenizer.SpecialName(id), 0, 0));
                 continue;
             }
             var bytes = tokenizer.Decode(0, id);
@@ -74,11 +74,4 @@ public static class TokenizeEndpoints
         map[b] = c;
         return map;
     }
-
-    static string SpecialText(int id) => id switch
-    {
-        Tokenizer.Bos => "<s>",
-        Tokenizer.Eos => "</s>",
-        _ => "<unk>",
-    };
 }

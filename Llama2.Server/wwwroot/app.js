@@ -1,4 +1,7 @@
 import { readServerSentEvents } from "./sse.js";
+import { errorMessage, streamErrorMessage } from "./errors.js";
+import { initChat, chatLimits } from "./chat.js";
+import * as view from "./view.js";
 
 const $ = id => document.getElementById(id);
 const form = $("form"), prompt = $("prompt"), maxNewTokens = $("max_new_tokens");
@@ -16,10 +19,39 @@ stopButton.addEventListener("click", stop);
 maxNewTokens.addEventListener("input", () => { maxTouched = true; });
 prompt.addEventListener("input", debounce(countPromptTokens, 250));
 document.addEventListener("keydown", event => {
+  if ($("complete").hidden) return; // the chat tab has its own keys
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); generate(); }
   else if (event.key === "Escape" && controller) { event.preventDefault(); stop(); }
 });
+initTabs();
+initChat();
 loadInfo();
+
+// ---- tabs: Complete (TGI's /generate_stream) and Chat (OpenAI's /v1/chat/completions) ----
+
+function initTabs() {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const show = tab => {
+    for (const t of tabs) {
+      const selected = t === tab;
+      t.setAttribute("aria-selected", String(selected));
+      t.tabIndex = selected ? 0 : -1;
+      $(t.getAttribute("aria-controls")).hidden = !selected;
+    }
+    history.replaceState(null, "", tab.id === "tab-chat" ? "#chat" : location.pathname + location.search);
+  };
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => show(tab));
+    tab.addEventListener("keydown", event => { // arrow keys move between tabs
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (!step) return;
+      const next = tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length];
+      next.focus();
+      show(next);
+    });
+  }
+  if (location.hash === "#chat") show($("tab-chat"));
+}
 
 // ---- model information and limits ----
 
@@ -40,6 +72,7 @@ async function loadInfo() {
   $("model").title = `${info.router} ${info.version} · ${info.model_dtype} on ${info.model_device_type}, ` +
     `${info.threads} threads · ${info.max_concurrent_sequences} sequences at once, queue of ${info.max_queue_length}`;
   countPromptTokens();
+  chatLimits(info);
 }
 
 // Counts the prompt's tokens, and limits max new tokens to what the context has room for.
@@ -99,8 +132,8 @@ async function generate() {
   let firstTokenAt = null, tokens = 0, finished = false;
   echo.textContent = "";
   generated.textContent = "";
-  hideError();
-  setStats({ tokens: 0, ttft: "–", tps: "–", finish: "–" });
+  view.hideError(errorBox);
+  view.setStats("stat-", { tokens: 0, ttft: "–", tps: "–", finish: "–" });
   setState("running");
   if (narrow.matches) $("result").scrollIntoView({ behavior: "smooth", block: "start" });
 
@@ -111,17 +144,17 @@ async function generate() {
       body: JSON.stringify({ inputs: prompt.value, parameters: parameters() }),
       signal: controller.signal,
     });
-    if (!response.ok) { showError(await errorMessage(response)); setState("error"); return; }
+    if (!response.ok) { view.showError(errorBox, await errorMessage(response)); setState("error"); return; }
     echo.textContent = prompt.value;
 
     for await (const event of readServerSentEvents(response)) {
-      if (event.error) { showError(`Generation failed: ${event.error}`); setState("error"); return; }
+      if (event.error) { view.showError(errorBox, `Generation failed: ${streamErrorMessage(event)}`); setState("error"); return; }
       if (event.token) {
         const now = performance.now();
         tokens++;
         firstTokenAt ??= now;
         if (event.token.text) generated.append(event.token.text);
-        setStats({
+        view.setStats("stat-", {
           tokens,
           ttft: `${Math.round(firstTokenAt - started)} ms`,
           tps: now > started ? (tokens / ((now - started) / 1000)).toFixed(1) : "–",
@@ -129,14 +162,14 @@ async function generate() {
       }
       if (event.details) {
         finished = true;
-        setStats({ tps: event.details.tokens_per_second.toFixed(1), finish: event.details.finish_reason.replace("_", " ") });
+        view.setStats("stat-", { tps: event.details.tokens_per_second.toFixed(1), finish: event.details.finish_reason.replace("_", " ") });
       }
     }
     setState(finished ? "done" : "error");
-    if (!finished) showError("The stream ended before the generation finished.");
+    if (!finished) view.showError(errorBox, "The stream ended before the generation finished.");
   } catch (e) {
-    if (e.name === "AbortError") { setStats({ finish: "stopped" }); setState("stopped"); }
-    else { showError(`Cannot reach the server: ${e.message}`); setState("error"); }
+    if (e.name === "AbortError") { view.setStats("stat-", { finish: "stopped" }); setState("stopped"); }
+    else { view.showError(errorBox, `Cannot reach the server: ${e.message}`); setState("error"); }
   } finally {
     controller = null;
   }
@@ -147,23 +180,6 @@ function stop() {
   controller?.abort();
 }
 
-async function errorMessage(response) {
-  let body = null;
-  try { body = await response.json(); } catch { /* not JSON */ }
-  const detail = body?.error ?? (response.statusText || "no details");
-  switch (response.status) {
-    case 422: return `Invalid request: ${detail}`;
-    case 429: {
-      const retry = response.headers.get("Retry-After");
-      return `The server is busy: every sequence slot is taken and the queue is full. ` +
-        `Try again${retry ? ` in ${retry} s` : " shortly"}.`;
-    }
-    case 413: return `The request is too large: ${detail}`;
-    case 503: return `The model is not ready yet (${detail}). Try again in a moment.`;
-    default: return `The server answered ${response.status}: ${detail}`;
-  }
-}
-
 // ---- view ----
 
 function setState(state) {
@@ -172,21 +188,6 @@ function setState(state) {
   generateButton.disabled = running;
   stopButton.disabled = !running;
   output.setAttribute("aria-busy", String(running));
-}
-
-function setStats(values) {
-  const ids = { tokens: "stat-tokens", ttft: "stat-ttft", tps: "stat-tps", finish: "stat-finish" };
-  for (const [key, value] of Object.entries(values)) $(ids[key]).textContent = value;
-}
-
-function showError(message) {
-  errorBox.textContent = message;
-  errorBox.hidden = false;
-}
-
-function hideError() {
-  errorBox.hidden = true;
-  errorBox.textContent = "";
 }
 
 function formatCount(n) {

@@ -1,6 +1,7 @@
 // Server-Sent Events over fetch (EventSource cannot POST): yields the parsed JSON of each event's data as it
-// arrives. Comment lines (": keep-alive") and other fields are skipped. Stopping early (break, an exception, or the
-// fetch's AbortSignal) cancels the response body, so the server sees the client go away and frees the sequence.
+// arrives; OpenAI's closing "data: [DONE]" ends the stream. Comment lines (": keep-alive") and other fields are
+// skipped. Stopping early (break, an exception, or the fetch's AbortSignal) cancels the response body, so the server
+// sees the client go away and frees the sequence.
 export async function* readServerSentEvents(response) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
@@ -15,11 +16,12 @@ export async function* readServerSentEvents(response) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end).replace(/^(\r\n|\r|\n){2}/, "");
         const data = dataOf(block);
+        if (data === "[DONE]") return;
         if (data !== null) yield JSON.parse(data);
       }
     }
     const data = dataOf(buffer); // a last event without its blank line
-    if (data !== null) yield JSON.parse(data);
+    if (data !== null && data !== "[DONE]") yield JSON.parse(data);
   } finally {
     if (!done) await reader.cancel().catch(() => {});
     reader.releaseLock();
