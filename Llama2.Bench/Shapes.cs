@@ -10,6 +10,7 @@ sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt,
     public const string Usage =
         "usage: Llama2.Bench [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128] [--threads N] [--runs 5] [--dir PATH] [--runc PATH [--runc-tokenizer PATH]]\n" +
         "       Llama2.Bench micro [BenchmarkDotNet options]   (kernel micro-benchmarks)\n" +
+        "       Llama2.Bench train [--help]                    (training tokens/s)\n" +
         "       Llama2.Bench loadtest [--help]                 (streaming clients against a running Llama2.Server)";
 
     /// <summary>The options, or null with the exit code: 0 after --help, 2 after a bad option (said on stderr).</summary>
