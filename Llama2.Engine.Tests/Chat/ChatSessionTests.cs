@@ -191,11 +191,47 @@ public sealed class ChatSessionTests : IDisposable
     }
 
     [Fact]
+    public void With_a_context_shift_a_conversation_outgrows_the_context_and_keeps_its_system_prompt()
+    {
+        using var model = BiasedModel.Load(_dir, Eos, weight: 0.9f); // replies of a few tokens, then EOS
+        int seqLen = model.Config.SeqLen;
+        var template = new Llama2ChatTemplate(model.Tokenizer);
+        var firstTurn = template.EncodeTurn(Script[0], "be nice");
+        int keep = template.SystemPrefixLength(firstTurn, "be nice");
+        Assert.Equal("[INST] <<SYS>>\nbe nice\n<</SYS>>\n\n", model.Tokenizer.DecodeAll(firstTurn.Skip(1).Take(keep - 1)));
+        var session = new ChatSession(model, Sampled, positions: 100_000, contextShift: true);
+        var unshifted = new ChatSession(model, Sampled); // the same conversation without a shift, until its context is full
+        int alike = 0, shifts = 0;
+        var script = Enumerable.Repeat(Script, 4).SelectMany(s => s).ToArray();
+        for (int turn = 0; turn < script.Length; turn++)
+        {
+            string? system = turn == 0 ? "be nice" : null;
+            Assert.True(session.StartTurn(script[turn], system), $"turn {turn} refused");
+            var reply = Reply(session);
+            Assert.Equal(FinishReason.EosToken, reply[^1].Finish);
+            shifts += reply[^1].Summary!.ContextShifts;
+            Assert.Equal(firstTurn[..keep], session.Tokens[..keep].ToArray()); // BOS and the system prompt stay first
+            Assert.True(session.Tokens.Length <= seqLen + 1);
+
+            if (unshifted.Status == ChatSessionStatus.AwaitingUser && unshifted.StartTurn(script[turn], system)
+                && Reply(unshifted) is [.., { Finish: FinishReason.EosToken }] before)
+            {
+                Assert.Equal(before.Select(t => t.Id), reply.Select(t => t.Id)); // nothing changes before the first shift
+                alike++;
+            }
+        }
+        Assert.True(alike >= 3, $"only {alike} replies before the first shift");
+        Assert.True(shifts >= 2 && session.PositionsUsed > 2 * seqLen, $"{shifts} shifts in {session.PositionsUsed} positions");
+        Assert.Equal(ChatSessionStatus.AwaitingUser, session.Status);
+    }
+
+    [Fact]
     public void Misuse_is_refused()
     {
         using var model = BiasedModel.Load(_dir, Eos, weight: 0f);
         Assert.Throws<ArgumentOutOfRangeException>(() => new ChatSession(model, Greedy, positions: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new ChatSession(model, Greedy, positions: model.Config.SeqLen + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ChatSession(model, Greedy, positions: 0, contextShift: true));
         Assert.Throws<ArgumentException>(() => new ChatSession(model, new SamplingOptions { Temperature = -1 }));
 
         var session = new ChatSession(model, Greedy, positions: 64);

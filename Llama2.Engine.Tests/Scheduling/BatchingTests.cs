@@ -78,6 +78,35 @@ public sealed class BatchingTests : Tiny32kTests
     }
 
     [Fact]
+    public async Task Sequences_whose_context_shifts_in_a_batch_give_their_tokens_alone()
+    {
+        // Four sequences of two or three contexts each, shifting at different steps (their own keep and discard): a
+        // shifting sequence feeds its kept tokens again in chunks while the others decode.
+        var requests = new[]
+        {
+            Sampled("Once upon a time", 3 * 128, seed: 3) with { ContextShift = new ContextShift() },
+            Sampled("The cat sat", 300, seed: 4) with { ContextShift = new ContextShift { Keep = 3, Discard = 20 } },
+            Sampled("A dog", 260, seed: 5) with { ContextShift = new ContextShift { Keep = 1, Discard = 100 } },
+            Sampled("Story number 9:", 280, seed: 6) with { ContextShift = new ContextShift { Keep = 0 } },
+        };
+        await using var scheduler = new GenerationScheduler(Model,
+            new SchedulerOptions { MaxConcurrentSequences = 4, TokenBufferSize = 512, PrefillChunkTokens = 16 });
+        var streams = requests.Select(r => Submit(scheduler, r)).ToList();
+        foreach (var stream in streams) Assert.True(await stream.Tokens.WaitToReadAsync(TestToken));
+        var steps = new ConcurrentQueue<SchedulerStep>();
+        scheduler.Stepped += steps.Enqueue; // from here on, prompt tokens are those fed again after a shift
+
+        for (int i = 0; i < requests.Length; i++)
+        {
+            var tokens = await Generations.ReadAllAsync(streams[i]);
+            Assert.Equal(Alone(requests[i]), tokens.Select(t => t.Id));
+            Assert.True(tokens[^1].Summary!.ContextShifts > 0, $"request {i} never shifted");
+        }
+        Assert.Contains(steps, s => s.PromptTokens > 0 && s.DecodeTokens > 0);
+        Assert.All(steps.Where(s => s.DecodeTokens > 0), s => Assert.True(s.PromptTokens <= 16, $"a chunk of {s.PromptTokens} tokens fed again beside decoding"));
+    }
+
+    [Fact]
     public async Task A_disconnect_mid_batch_frees_the_slot_and_leaves_the_others_unchanged()
     {
         await using var scheduler = new GenerationScheduler(Model,

@@ -11,7 +11,7 @@ public enum ChatSessionStatus
     AwaitingUser,
     /// <summary>The assistant is replying: take its tokens with <see cref="ChatSession.Next"/>.</summary>
     Replying,
-    /// <summary>The conversation has used every position it may (the step limit, at most the context): it is over.</summary>
+    /// <summary>The conversation has used every position it may (the step limit; at most the context, unless it shifts): it is over.</summary>
     ContextFull,
 }
 
@@ -20,7 +20,9 @@ public enum ChatSessionStatus
 /// whole conversation. Each user turn feeds BOS and <see cref="Llama2ChatTemplate.RenderTurn"/>'s text (with the system
 /// prompt on the first turn) at the next positions; the assistant's reply streams token by token, in whole UTF-8
 /// characters, until the model samples EOS, which is fed before the next turn's BOS. As in run.c, BOS does not end a
-/// reply, and a coin is drawn after every position, prompt included, so a seed gives run.c's tokens. Not thread-safe.
+/// reply, and a coin is drawn after every position, prompt included, so a seed gives run.c's tokens. With a context
+/// shift the conversation may outgrow the model's context: the oldest tokens after BOS and the system prompt are
+/// dropped as it goes (<see cref="ContextShift"/>). Not thread-safe.
 /// </summary>
 public sealed class ChatSession
 {
@@ -28,40 +30,50 @@ public sealed class ChatSession
     readonly Llama2ChatTemplate _template;
     readonly RunState _state;
     readonly GenerationRequest _request;
+    readonly bool _contextShift;
     SequenceGenerator? _sequence;
 
     /// <param name="model">The model to talk to.</param>
     /// <param name="sampling">How replies are sampled (run.c's -t, -p, -s).</param>
-    /// <param name="positions">Most positions the conversation may use, prompts and replies together (run.c's -n),
-    /// 1..seq_len; null = seq_len.</param>
-    public ChatSession(LlamaModel model, SamplingOptions sampling, int? positions = null)
+    /// <param name="positions">Most positions the conversation may use, prompts and replies together (run.c's -n):
+    /// 1..seq_len, or any number with <paramref name="contextShift"/>; null = seq_len.</param>
+    /// <param name="contextShift">Go on past the model's context by dropping the oldest tokens after the system
+    /// prompt; otherwise the conversation ends when its context is full, as run.c's.</param>
+    public ChatSession(LlamaModel model, SamplingOptions sampling, int? positions = null, bool contextShift = false)
     {
         if (sampling.Validate() is [var problem, ..]) throw new ArgumentException(problem.Message, nameof(sampling));
-        int limit = positions ?? model.Config.SeqLen;
-        if (limit < 1 || limit > model.Config.SeqLen)
-            throw new ArgumentOutOfRangeException(nameof(positions), positions, $"a conversation uses 1..{model.Config.SeqLen} positions (the model's context)");
+        int seqLen = model.Config.SeqLen;
+        int limit = positions ?? seqLen;
+        if (limit < 1 || (limit > seqLen && !contextShift))
+            throw new ArgumentOutOfRangeException(nameof(positions), positions, $"a conversation uses 1..{seqLen} positions (the model's context)");
         _model = model;
         _template = new Llama2ChatTemplate(model.Tokenizer);
-        _state = model.Transformer.CreateState(limit);
+        _state = model.Transformer.CreateState(Math.Min(limit, seqLen));
+        _contextShift = contextShift;
+        PositionLimit = limit;
         _request = new GenerationRequest
         {
             Sampling = sampling,
             StopAtEos = true,
             StopAtBos = false,
             DrawAtEveryPosition = true,
+            MaxPositions = limit,
         };
     }
 
     public ChatSessionStatus Status { get; private set; } = ChatSessionStatus.AwaitingUser;
 
     /// <summary>Positions the conversation may use (run.c's -n).</summary>
-    public int PositionLimit => _state.ContextLength;
+    public int PositionLimit { get; }
 
-    /// <summary>Positions used so far: tokens fed to the model.</summary>
+    /// <summary>Positions used so far, in the context window: tokens in the key/value cache.</summary>
     public int Position => _sequence?.FedCount ?? 0;
 
+    /// <summary>Tokens of the conversation so far, those a context shift dropped included (the last one not yet fed).</summary>
+    public int PositionsUsed => _sequence?.TotalTokens ?? 0;
+
     /// <summary>The conversation as tokens: each turn's BOS and prompt, the replies, the EOS ending each reply (the last
-    /// token not yet fed).</summary>
+    /// token not yet fed). With a context shift, the tokens still in the context window.</summary>
     public ReadOnlySpan<int> Tokens => _sequence is null ? [] : _sequence.Tokens;
 
     /// <summary>Number of user turns started so far.</summary>
@@ -86,7 +98,14 @@ public sealed class ChatSession
         if (_sequence is null)
         {
             started = prompt.Length <= PositionLimit;
-            if (started) _sequence = _model.StartSequence(_request with { PromptIds = prompt }, _state);
+            if (started)
+            {
+                // A shift never drops BOS and the system prompt, as long as they leave a position to shift.
+                var shift = _contextShift
+                    ? new ContextShift { Keep = Math.Min(_template.SystemPrefixLength(prompt, system), _state.ContextLength - 1) }
+                    : null;
+                _sequence = _model.StartSequence(_request with { PromptIds = prompt, ContextShift = shift }, _state);
+            }
         }
         else started = _sequence.Continue(prompt);
 
@@ -108,7 +127,7 @@ public sealed class ChatSession
         if (token is null) Status = ChatSessionStatus.ContextFull;
         else if (token.Finish is { } finish)
             // run.c asks for the next user message only if a position is left after feeding the EOS.
-            Status = finish == FinishReason.EosToken && _sequence.Tokens.Length < PositionLimit
+            Status = finish == FinishReason.EosToken && _sequence.TotalTokens < PositionLimit
                 ? ChatSessionStatus.AwaitingUser
                 : ChatSessionStatus.ContextFull;
         return token;

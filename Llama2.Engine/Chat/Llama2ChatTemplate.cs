@@ -88,6 +88,20 @@ public sealed class Llama2ChatTemplate(Tokenizer tokenizer)
     public int[] EncodeTurn(string user, string? system = null) =>
         [.. tokenizer.Encode(RenderTurn(user, system), bos: true, eos: false)];
 
+    /// <summary>
+    /// How many leading tokens of a conversation's <paramref name="ids"/> (either use's encoding) are BOS and the
+    /// system block opening the first turn: what a context shift keeps, so that the system prompt is never dropped.
+    /// 1 (BOS) without a system prompt.
+    /// </summary>
+    public int SystemPrefixLength(ReadOnlySpan<int> ids, string? system)
+    {
+        if (string.IsNullOrEmpty(system)) return Math.Min(1, ids.Length);
+        var prefix = tokenizer.Encode("[INST] " + SystemBlock(system), bos: true, eos: false);
+        int same = 0;
+        while (same < prefix.Count && same < ids.Length && prefix[same] == ids[same]) same++;
+        return same;
+    }
+
     static string Instruction(string content) => $"[INST] {content} [/INST]";
 
     static string SystemBlock(string system) => SystemStart + system + SystemEnd;

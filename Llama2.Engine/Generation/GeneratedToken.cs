@@ -9,7 +9,10 @@ public enum FinishReason
     EosToken,
     /// <summary>The text ended with one of the request's stop sequences.</summary>
     StopSequence,
-    /// <summary>The context window (seq_len) is full.</summary>
+    /// <summary>
+    /// The context window is full (and the request allows no context shift), or the request's
+    /// <see cref="GenerationRequest.MaxPositions"/> are used.
+    /// </summary>
     ContextFull,
 }
 
@@ -46,6 +49,12 @@ public sealed record GenerationSummary(
     TimeSpan TimeToFirstToken,
     TimeSpan TotalTime)
 {
+    /// <summary>Times the context window shifted during this generation (its prompt's shifts included).</summary>
+    public int ContextShifts { get; init; }
+
+    /// <summary>Tokens those shifts dropped from the window.</summary>
+    public int DiscardedTokens { get; init; }
+
     /// <summary>Generated tokens per second of total generation time (prompt processing included).</summary>
     public double TokensPerSecond => TotalTime > TimeSpan.Zero ? GeneratedTokens / TotalTime.TotalSeconds : 0;
 }

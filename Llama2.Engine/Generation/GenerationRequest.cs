@@ -11,8 +11,19 @@ public sealed record GenerationRequest
     public IReadOnlyList<int>? PromptIds { get; init; }
     /// <summary>Put BOS before the encoded prompt text, as run.c does.</summary>
     public bool AddBos { get; init; } = true;
-    /// <summary>Most tokens to generate; null = until the context (seq_len) is full.</summary>
+    /// <summary>
+    /// Most tokens to generate; null = until the context (seq_len) is full, or with <see cref="ContextShift"/> without
+    /// a limit (until EOS, a stop sequence, <see cref="MaxPositions"/> or cancellation).
+    /// </summary>
     public int? MaxNewTokens { get; init; }
+    /// <summary>
+    /// Most positions the sequence may use in all: prompt and generated tokens, of every turn of a chat, those a context
+    /// shift dropped included (run.c's -n in chat mode). Reaching it ends generation with
+    /// <see cref="FinishReason.ContextFull"/>. null = the context, or no limit with <see cref="ContextShift"/>.
+    /// </summary>
+    public int? MaxPositions { get; init; }
+    /// <summary>Go on past the end of the context window by dropping the oldest tokens; null = stop there, as run.c.</summary>
+    public ContextShift? ContextShift { get; init; }
     public SamplingOptions Sampling { get; init; } = new();
     /// <summary>Generation stops as soon as the text ends with one of these; the stop sequence itself is not emitted.</summary>
     public IReadOnlyList<string> StopSequences { get; init; } = [];

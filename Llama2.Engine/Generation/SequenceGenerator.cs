@@ -9,7 +9,9 @@ namespace Llama2.Engine.Generation;
 /// <summary>
 /// One sequence being generated, stepped a token at a time (the loop of run.c's <c>generate</c>): the prompt is fed
 /// first, then each sampled token is fed back until a stop condition. A finished sequence can go on with more prompt
-/// tokens (<see cref="Continue"/>: a chat's next turn). Not thread-safe; a scheduler owns it.
+/// tokens (<see cref="Continue"/>: a chat's next turn). With a <see cref="ContextShift"/> the sequence goes on past the
+/// end of its context window: the tokens that no longer fit are dropped from the window and the kept ones after them
+/// are fed again at their new positions (see <see cref="ContextShift"/>). Not thread-safe; a scheduler owns it.
 /// </summary>
 public sealed class SequenceGenerator
 {
@@ -20,13 +22,16 @@ public sealed class SequenceGenerator
     readonly Utf8TextAssembler _text = new();
     readonly StopSequenceFilter _stops;
     readonly StringBuilder _generatedText = new();
-    int[] _tokens; // prompt then generated tokens: the history for the repetition penalty
+    int[] _tokens; // the context window: fed tokens, then those not fed yet; the history for the repetition penalty
+    int[] _prompt; // this generation's prompt, as given
     int _maxNewTokens;
     readonly Stopwatch _clock = new();
     int _count; // tokens in _tokens
     int _generated;
-    int _promptStart; // where this generation's prompt starts in _tokens (after the turns before it)
-    int _fedAtLastSample; // FedCount when the last token was sampled
+    int _generatedStart; // where this generation's generated tokens start in _tokens (for OpenAI's penalties)
+    int _fedSinceSample; // positions fed since the last sample, not counting tokens fed again after a shift
+    int _discarded; // tokens shifts have dropped from the window, over the sequence's life
+    int _shifts, _shiftDiscarded; // shifts and the tokens they dropped, in this generation
     TimeSpan _timeToFirstToken;
 
     internal SequenceGenerator(LlamaModel model, GenerationRequest request, RunState state)
@@ -38,8 +43,12 @@ public sealed class SequenceGenerator
         foreach (int id in prompt)
             if ((uint)id >= (uint)config.VocabSize)
                 throw new ArgumentException($"prompt token id {id} is outside the vocabulary (0..{config.VocabSize - 1})", nameof(request));
-        if (prompt.Length > state.ContextLength)
+        if (request.ContextShift?.Validate(state.ContextLength) is { } shiftProblem)
+            throw new ArgumentException(shiftProblem, nameof(request));
+        if (request.ContextShift is null && prompt.Length > state.ContextLength)
             throw new ArgumentException($"the prompt is {prompt.Length} tokens; the context is {state.ContextLength}", nameof(request));
+        if (request.MaxPositions is { } positions && prompt.Length > positions)
+            throw new ArgumentException($"the prompt is {prompt.Length} tokens; the request allows {positions} positions", nameof(request));
         if (request.MaxNewTokens is < 0)
             throw new ArgumentException("max new tokens must be ≥ 0", nameof(request));
         if (request.Sampling.Validate() is [var problem, ..])
@@ -50,18 +59,25 @@ public sealed class SequenceGenerator
         _state = state;
         _sampler = new Sampler(config.VocabSize, request.Sampling);
         _stops = new StopSequenceFilter(request.StopSequences);
-        _maxNewTokens = NewTokenLimit(prompt.Length);
-        _tokens = new int[prompt.Length + _maxNewTokens];
+        _tokens = new int[Math.Max(prompt.Length, state.ContextLength) + 1];
         prompt.CopyTo(_tokens, 0);
         _count = prompt.Length;
-        PromptTokenCount = prompt.Length;
+        _prompt = prompt;
+        _generatedStart = _count;
+        _maxNewTokens = NewTokenLimit();
+        FitWindow();
     }
 
     /// <summary>Tokens of this generation's prompt (after <see cref="Continue"/>, of the prompt it was given).</summary>
-    public int PromptTokenCount { get; private set; }
-    public ReadOnlySpan<int> PromptIds => _tokens.AsSpan(_promptStart, PromptTokenCount);
-    /// <summary>The whole sequence so far: every prompt and generated token in order (the last generated one not yet fed).</summary>
+    public int PromptTokenCount => _prompt.Length;
+    public ReadOnlySpan<int> PromptIds => _prompt;
+    /// <summary>
+    /// The tokens in the context window, in order: prompt and generated tokens (the last generated one not yet fed).
+    /// Without a context shift, the whole sequence; with one, what the shifts have not dropped.
+    /// </summary>
     public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, _count);
+    /// <summary>Tokens of the whole sequence, every turn's and those the context shifts dropped included.</summary>
+    public int TotalTokens => _count + _discarded;
     public int GeneratedCount => _generated;
     public bool IsFinished => Finish is not null;
     public FinishReason? Finish { get; private set; }
@@ -83,7 +99,7 @@ public sealed class SequenceGenerator
     /// assistant's reply) is fed first, then <paramref name="prompt"/>, at the next positions, and generation starts
     /// again as after the first prompt: same request, same sampler (its random generator goes on), and the key/value
     /// cache keeps everything before, so nothing is fed twice. Returns false, changing nothing, when they do not fit in
-    /// the context.
+    /// the positions left (the context, unless the request shifts it, and <see cref="GenerationRequest.MaxPositions"/>).
     /// </summary>
     public bool Continue(ReadOnlySpan<int> prompt)
     {
@@ -92,33 +108,69 @@ public sealed class SequenceGenerator
         foreach (int id in prompt)
             if ((uint)id >= (uint)_model.Config.VocabSize)
                 throw new ArgumentException($"prompt token id {id} is outside the vocabulary (0..{_model.Config.VocabSize - 1})", nameof(prompt));
-        int toFeed = _count + prompt.Length; // everything before the next sample: what is fed, the last sampled token and the prompt
-        if (toFeed > _state.ContextLength) return false;
+        // Everything before the next sample: what is fed, the last sampled token and the prompt.
+        if (PositionLimit is { } limit && TotalTokens + prompt.Length > limit) return false;
 
-        if (_tokens.Length < toFeed + 1) Array.Resize(ref _tokens, _state.ContextLength + 1);
+        if (_tokens.Length < _count + prompt.Length + 1) Array.Resize(ref _tokens, Math.Max(_count + prompt.Length, _state.ContextLength) + 1);
         prompt.CopyTo(_tokens.AsSpan(_count));
-        _promptStart = _count;
-        _count = toFeed;
-        PromptTokenCount = prompt.Length;
-        _maxNewTokens = NewTokenLimit(toFeed);
+        _count += prompt.Length;
+        _prompt = prompt.ToArray();
+        _generatedStart = _count;
+        _maxNewTokens = NewTokenLimit();
         _text.Flush(); // a stop sequence may have left part of a character or of a stop behind
         _stops.Flush();
         _generatedText.Clear();
         _generated = 0;
+        _shifts = _shiftDiscarded = 0;
         _timeToFirstToken = TimeSpan.Zero;
         _clock.Reset();
         Finish = null;
+        FitWindow();
         return true;
     }
 
     /// <summary>
-    /// Most tokens to generate after feeding <paramref name="toFeed"/> tokens: the request's limit, cut to the context.
-    /// The last generated token need not be fed, so a full context yields seq_len − fed + 1 tokens (as run.c).
+    /// Most positions the sequence may use in all (<see cref="TotalTokens"/> before a sample, plus the sampled token
+    /// that need not be fed): the request's limit, cut to the context unless it shifts; null = no limit.
     /// </summary>
-    int NewTokenLimit(int toFeed)
+    int? PositionLimit => _request.ContextShift is null
+        ? Math.Min(_request.MaxPositions ?? _state.ContextLength, _state.ContextLength)
+        : _request.MaxPositions;
+
+    /// <summary>
+    /// Most tokens to generate once everything before the next sample is fed: the request's limit, cut to the
+    /// positions left. The last generated token need not be fed, so a full context yields seq_len − fed + 1 tokens (as
+    /// run.c).
+    /// </summary>
+    int NewTokenLimit()
     {
-        int contextRoom = _state.ContextLength - toFeed + 1;
-        return Math.Min(_request.MaxNewTokens ?? contextRoom, contextRoom);
+        long byPositions = PositionLimit is { } limit ? limit - TotalTokens + 1 : long.MaxValue;
+        return (int)Math.Clamp(Math.Min(_request.MaxNewTokens ?? long.MaxValue, byPositions), 0, int.MaxValue);
+    }
+
+    /// <summary>
+    /// The context shift: when the window's tokens no longer fit the cache, drops the fewest whole shifts' worth right
+    /// after the kept ones and moves the rest down. The moved tokens that were fed are fed again at their new positions
+    /// (the next forward passes), so the cache then holds what a fresh sequence fed the window would hold.
+    /// </summary>
+    void FitWindow()
+    {
+        if (_request.ContextShift is not { } shift) return;
+        int context = _state.ContextLength;
+        int shifts = shift.ShiftsToFit(_count, context);
+        if (shifts == 0) return;
+        int keep = shift.Keep, drop = shifts * shift.DiscardPerShift(context);
+        _tokens.AsSpan(keep + drop, _count - keep - drop).CopyTo(_tokens.AsSpan(keep));
+        _count -= drop;
+        if (FedCount > keep)
+        {
+            _fedSinceSample -= Math.Max(0, FedCount - keep - drop); // fed again, not new positions
+            FedCount = keep;
+        }
+        if (_generatedStart > keep) _generatedStart = Math.Max(keep, _generatedStart - drop);
+        _discarded += drop;
+        _shifts += shifts;
+        _shiftDiscarded += drop;
     }
 
     /// <summary>
@@ -154,6 +206,7 @@ public sealed class SequenceGenerator
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _count - FedCount);
         FedCount += count;
+        _fedSinceSample += count;
     }
 
     /// <summary>
@@ -164,9 +217,9 @@ public sealed class SequenceGenerator
     {
         if (FedCount != _count) throw new InvalidOperationException("the sequence has tokens not yet fed to the model");
         int previous = _tokens[_count - 1];
-        if (_request.DrawAtEveryPosition) _sampler.SkipDraws(FedCount - _fedAtLastSample - 1);
-        _fedAtLastSample = FedCount;
-        int next = _sampler.Sample(logits, _tokens.AsSpan(0, _count), _generated, out float logprob);
+        if (_request.DrawAtEveryPosition) _sampler.SkipDraws(_fedSinceSample - 1);
+        _fedSinceSample = 0;
+        int next = _sampler.Sample(logits, _tokens.AsSpan(0, _count), _count - _generatedStart, out float logprob);
         _tokens[_count++] = next;
         _generated++;
         if (_generated == 1) _timeToFirstToken = _clock.Elapsed;
@@ -192,10 +245,15 @@ public sealed class SequenceGenerator
             Finish = reason;
             return token with { Finish = reason, Summary = Summary(reason) };
         }
+        FitWindow(); // the next token would not fit: shift now, so that what is left to feed always fits
         return token;
     }
 
     GenerationSummary Summary(FinishReason reason) => new(
         reason, PromptTokenCount, _generated, _generatedText.ToString(), _request.Sampling.Seed,
-        _timeToFirstToken, _clock.Elapsed);
+        _timeToFirstToken, _clock.Elapsed)
+    {
+        ContextShifts = _shifts,
+        DiscardedTokens = _shiftDiscarded,
+    };
 }

@@ -17,7 +17,9 @@ namespace Llama2.Engine.Scheduling;
 /// </summary>
 /// <remarks>
 /// A sequence's tokens do not depend on what it is batched with: every row of a batch is computed exactly as it would
-/// be alone (see <see cref="TokenBatch"/>), and each sequence samples with its own parameters and random state.
+/// be alone (see <see cref="TokenBatch"/>), and each sequence samples with its own parameters and random state. A
+/// sequence whose context shifts (<see cref="ContextShift"/>) has its kept tokens to feed again: they go through in
+/// chunks as a joining prompt does, while the others keep decoding.
 /// </remarks>
 public sealed class GenerationScheduler : IAsyncDisposable
 {
@@ -67,7 +69,9 @@ public sealed class GenerationScheduler : IAsyncDisposable
 
     public SchedulerOptions Options => _options;
 
-    /// <summary>Positions each slot holds: the longest prompt plus generated tokens a request can have.</summary>
+    /// <summary>
+    /// Positions each slot holds: the longest prompt plus generated tokens a request can have, unless its context shifts.
+    /// </summary>
     public int ContextLength { get; }
 
     /// <summary>Requests waiting for a slot.</summary>
