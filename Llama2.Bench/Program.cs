@@ -12,6 +12,7 @@ using Llama2.Engine.Model;
 //                                                    [--threads N] [--runs 5] [--dir PATH] [--runc PATH]
 //   dotnet run -c Release --project Llama2.Bench -- micro [BenchmarkDotNet options]   (kernel micro-benchmarks)
 //   dotnet run -c Release --project Llama2.Bench -- train [--help]                 (training tokens/s, the trainer's steps)
+//   dotnet run -c Release --project Llama2.Bench -- shift [--shapes 110M] [--runs 5]   (the cost of one context shift)
 //   dotnet run -c Release --project Llama2.Bench -- loadtest [--url http://127.0.0.1:8080] [--clients 8] ... [--help]
 //                                                    (N streaming clients against a running Llama2.Server)
 
@@ -19,6 +20,8 @@ if (args.Length > 0 && args[0] == "micro")
     return Micro.Run(args[1..]);
 if (args.Length > 0 && args[0] == "train")
     return TrainingBench.Run(args[1..]);
+if (args.Length > 0 && args[0] == "shift")
+    return ContextShiftCost.Run(args[1..]);
 if (args.Length > 0 && args[0] == "loadtest")
     return await LoadTestRunner.RunAsync(args[1..]);
 

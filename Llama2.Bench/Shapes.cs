@@ -11,33 +11,37 @@ sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt,
         "usage: Llama2.Bench [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128] [--threads N] [--runs 5] [--dir PATH] [--runc PATH [--runc-tokenizer PATH]]\n" +
         "       Llama2.Bench micro [BenchmarkDotNet options]   (kernel micro-benchmarks)\n" +
         "       Llama2.Bench train [--help]                    (training tokens/s)\n" +
+        "       Llama2.Bench shift [--shapes 110M] [--runs 5]  (the cost of one context shift)\n" +
         "       Llama2.Bench loadtest [--help]                 (streaming clients against a running Llama2.Server)";
 
-    /// <summary>The options, or null with the exit code: 0 after --help, 2 after a bad option (said on stderr).</summary>
-    public static (BenchOptions? Options, int ExitCode) Parse(string[] args)
+    /// <summary>
+    /// The options, or null with the exit code: 0 after --help, 2 after a bad option (said on stderr with
+    /// <paramref name="usage"/>). A mode of the bench gives its own usage and default shapes.
+    /// </summary>
+    public static (BenchOptions? Options, int ExitCode) Parse(string[] args, string usage = Usage, IReadOnlyList<string>? defaultShapes = null)
     {
         try
         {
-            return (ParseOrThrow(args), 0);
+            return (ParseOrThrow(args, defaultShapes ?? ["15M", "42M", "110M"]), 0);
         }
         catch (HelpRequested)
         {
-            Console.WriteLine(Usage);
+            Console.WriteLine(usage);
             return (null, 0);
         }
         catch (ArgumentException e)
         {
             Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine(Usage);
+            Console.Error.WriteLine(usage);
             return (null, 2);
         }
     }
 
     sealed class HelpRequested : Exception;
 
-    static BenchOptions ParseOrThrow(string[] args)
+    static BenchOptions ParseOrThrow(string[] args, IReadOnlyList<string> defaultShapes)
     {
-        var shapes = new List<string> { "15M", "42M", "110M" };
+        var shapes = defaultShapes.ToList();
         int tokens = 256, prompt = 128, runs = 5;
         int? threads = null;
         string? runC = null, runCTokenizer = null;
