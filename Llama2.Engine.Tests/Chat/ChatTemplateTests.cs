@@ -158,4 +158,44 @@ public sealed class ChatTemplateTests : IDisposable
     {
         Assert.Equal(Llama2ChatTemplate.Validate([]), Llama2ChatTemplate.Validate(null));
     }
+
+    [Fact]
+    public void Encoding_within_a_length_leaves_out_the_oldest_whole_turns_and_keeps_the_system_prompt()
+    {
+        ChatMessage[] conversation =
+        [
+            System("Be brief."), User("first question"), Assistant("first answer"), User("second question"),
+            Assistant("second answer"), User("third question"),
+        ];
+        var whole = _template.Encode(conversation);
+        var (ids, dropped) = _template.EncodeWithin(conversation, whole.Length);
+        Assert.Equal(0, dropped);
+        Assert.Equal(whole, ids);
+
+        // One token less than the whole: the first turn goes, and the system prompt opens the second.
+        (ids, dropped) = _template.EncodeWithin(conversation, whole.Length - 1);
+        Assert.Equal(2, dropped);
+        Assert.Equal(_template.Encode([conversation[0], .. conversation[3..]]), ids);
+        Assert.Equal(("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nsecond question [/INST] second answer ", true), Sequences(ids)[0]);
+
+        // Nothing fits: the system prompt and the last user message are all that is left, longer than asked.
+        (ids, dropped) = _template.EncodeWithin(conversation, 1);
+        Assert.Equal(4, dropped);
+        Assert.Equal(_template.Encode([conversation[0], conversation[^1]]), ids);
+
+        // Without a system message, the turns after the dropped ones are as they were.
+        (ids, dropped) = _template.EncodeWithin(conversation[1..], _template.Encode(conversation[3..]).Length);
+        Assert.Equal(2, dropped);
+        Assert.Equal(_template.Encode(conversation[3..]), ids);
+    }
+
+    [Fact]
+    public void The_system_prefix_is_BOS_and_the_system_block()
+    {
+        var ids = _template.Encode([System("Be brief."), User("Hi")]);
+        int keep = _template.SystemPrefixLength(ids, "Be brief.");
+        Assert.Equal("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\n", _tokenizer.DecodeAll(ids[1..keep]));
+        Assert.Equal(keep, _template.SystemPrefixLength(_template.EncodeTurn("Hi", "Be brief."), "Be brief."));
+        Assert.Equal(1, _template.SystemPrefixLength(ids, null));
+    }
 }

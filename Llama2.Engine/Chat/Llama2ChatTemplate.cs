@@ -60,21 +60,46 @@ public sealed class Llama2ChatTemplate(Tokenizer tokenizer)
     /// model reads before it writes the assistant's next reply. Throws <see cref="ArgumentException"/> with
     /// <see cref="Validate"/>'s sentence when the roles are out of order.
     /// </summary>
-    public int[] Encode(IReadOnlyList<ChatMessage> messages)
+    public int[] Encode(IReadOnlyList<ChatMessage> messages) => EncodeWithin(messages, int.MaxValue).Ids;
+
+    /// <summary>
+    /// The conversation's prompt token ids as <see cref="Encode"/> gives them, without its oldest whole turns (a user
+    /// message and the assistant's reply) while it is longer than <paramref name="maxTokens"/>: the system message, which
+    /// then opens the first turn kept, and the last user message are always kept, so the result may still be longer.
+    /// Returns the ids and the number of messages left out (two per turn).
+    /// </summary>
+    public (int[] Ids, int DroppedMessages) EncodeWithin(IReadOnlyList<ChatMessage> messages, int maxTokens)
     {
         if (Validate(messages) is { } problem) throw new ArgumentException(problem, nameof(messages));
         int first = FirstUserIndex(messages);
-        var ids = new List<int>();
-        for (int i = first; i < messages.Count; i += 2)
+        string? system = first == 1 ? messages[0].Content : null;
+        // Each turn is encoded on its own (BOS … EOS), so a turn's tokens do not depend on the others, except the
+        // first one kept, which carries the system block.
+        var turns = new List<int>[(messages.Count - first + 1) / 2];
+        for (int turn = system is null ? 0 : 1; turn < turns.Length; turn++)
+            turns[turn] = EncodeTurnOf(messages, first + 2 * turn, system: null);
+        int rest = turns.Skip(1).Sum(t => t.Count); // the turns after the first one kept
+        for (int dropped = 0; ; dropped++)
         {
-            string user = i == 1 ? SystemBlock(messages[0].Content) + messages[i].Content : messages[i].Content;
-            string instruction = Instruction(Strip(user));
-            bool last = i == messages.Count - 1;
-            ids.AddRange(last
-                ? tokenizer.Encode(instruction, bos: true, eos: false)
-                : tokenizer.Encode($"{instruction} {Strip(messages[i + 1].Content)} ", bos: true, eos: true));
+            if (dropped > 0) rest -= turns[dropped].Count;
+            var opening = system is null ? turns[dropped] : EncodeTurnOf(messages, first + 2 * dropped, system);
+            if (opening.Count + rest <= maxTokens || dropped == turns.Length - 1)
+                return ([.. opening, .. turns.Skip(dropped + 1).SelectMany(t => t)], 2 * dropped);
         }
-        return [.. ids];
+    }
+
+    /// <summary>
+    /// One turn of Meta's encoding: BOS + <c>[INST] {user} [/INST] {assistant} </c> + EOS, or BOS +
+    /// <c>[INST] {user} [/INST]</c> for the last user message, with <paramref name="system"/>'s block opening the user
+    /// text when given.
+    /// </summary>
+    List<int> EncodeTurnOf(IReadOnlyList<ChatMessage> messages, int user, string? system)
+    {
+        string content = system is null ? messages[user].Content : SystemBlock(system) + messages[user].Content;
+        string instruction = Instruction(Strip(content));
+        return user == messages.Count - 1
+            ? tokenizer.Encode(instruction, bos: true, eos: false)
+            : tokenizer.Encode($"{instruction} {Strip(messages[user + 1].Content)} ", bos: true, eos: true);
     }
 
     /// <summary>
