@@ -16,7 +16,7 @@ public sealed record GenerateRequest
 /// <summary>TGI's generation parameters.</summary>
 public sealed record GenerateParameters
 {
-    /// <summary>Most tokens to generate (1 to the configured maximum; prompt + this must fit the context).</summary>
+    /// <summary>Most tokens to generate (1 to the configured maximum; prompt + this must fit the context, unless it shifts).</summary>
     public int? MaxNewTokens { get; init; }
 
     /// <summary>Sampling temperature ≥ 0; 0 = greedy.</summary>
@@ -48,4 +48,13 @@ public sealed record GenerateParameters
 
     /// <summary>Put the prompt in front of generated_text (non-streaming only).</summary>
     public bool? ReturnFullText { get; init; }
+
+    /// <summary>Keep only the last this many prompt tokens (BOS stays first), 1 to max_input_tokens; absent = all.</summary>
+    public int? Truncate { get; init; }
+
+    /// <summary>
+    /// Go on past the context window, dropping the oldest tokens after BOS (ours; absent = the server's
+    /// Model:ContextShift): a prompt may then be longer than the context, and max_new_tokens larger than the room left.
+    /// </summary>
+    public bool? ContextShift { get; init; }
 }

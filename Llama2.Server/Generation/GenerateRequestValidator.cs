@@ -36,7 +36,8 @@ public sealed class GenerateRequestValidator(GenerationLimits limits, IOptions<A
             Seed = seed ?? 1,
             RepetitionPenalty = p.RepetitionPenalty ?? 1.0f,
         };
-        return limits.Apply(loaded, inputs.Value, p.MaxNewTokens, sampling, seed, stops, Names);
+        return limits.Apply(loaded, inputs.Value, p.MaxNewTokens, sampling, seed, stops, Names,
+            new ContextRequest(p.Truncate, p.ContextShift));
     }
 
     /// <summary>

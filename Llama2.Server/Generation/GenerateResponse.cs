@@ -15,10 +15,13 @@ public sealed record GenerateResponse(
 /// <param name="Seed">The seed used when sampling; null for greedy decoding.</param>
 /// <param name="Prefill">The prompt tokens (when decoder_input_details is set).</param>
 /// <param name="Tokens">Every generated token.</param>
-/// <param name="InputLength">Prompt tokens.</param>
+/// <param name="InputLength">Prompt tokens (after `truncate`).</param>
 /// <param name="TokensPerSecond">Generated tokens per second, prompt processing included (ours).</param>
 /// <param name="TimeToFirstTokenMs">From the start of the sequence to its first token (ours).</param>
 /// <param name="QueueTimeMs">Time waiting for a sequence slot (ours).</param>
+/// <param name="TruncatedTokens">Prompt tokens left out by `truncate` (ours).</param>
+/// <param name="ContextShifts">Times the context window shifted to go on (ours; 0 without context_shift).</param>
+/// <param name="DiscardedTokens">Tokens those shifts dropped from the window (ours).</param>
 public sealed record GenerationDetails(
     string FinishReason,
     int GeneratedTokens,
@@ -28,7 +31,10 @@ public sealed record GenerationDetails(
     int InputLength,
     double TokensPerSecond,
     double TimeToFirstTokenMs,
-    double QueueTimeMs);
+    double QueueTimeMs,
+    int TruncatedTokens,
+    int ContextShifts,
+    int DiscardedTokens);
 
 /// <summary>One generated token.</summary>
 /// <param name="Id">Token id.</param>
@@ -47,7 +53,7 @@ public sealed record PrefillToken(int Id, string Text, float? Logprob);
 /// <param name="Details">Finish reason, counts and timings, on the last event only.</param>
 public sealed record StreamResponse(int Index, TokenInfo Token, string? GeneratedText, StreamDetails? Details);
 
-/// <summary>The details of the last stream event.</summary>
+/// <summary>The details of the last stream event (see <see cref="GenerationDetails"/>).</summary>
 public sealed record StreamDetails(
     string FinishReason,
     int GeneratedTokens,
@@ -55,4 +61,7 @@ public sealed record StreamDetails(
     int InputLength,
     double TokensPerSecond,
     double TimeToFirstTokenMs,
-    double QueueTimeMs);
+    double QueueTimeMs,
+    int TruncatedTokens,
+    int ContextShifts,
+    int DiscardedTokens);

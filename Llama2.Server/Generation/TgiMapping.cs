@@ -16,7 +16,8 @@ public static class TgiMapping
     {
         var summary = finished.Summary;
         return new(summary.FinishReason.Name(), summary.GeneratedTokens, finished.Seed, summary.PromptTokens,
-            Math.Round(summary.TokensPerSecond, 2), summary.TimeToFirstToken.TotalMilliseconds, finished.QueueTime.TotalMilliseconds);
+            Math.Round(summary.TokensPerSecond, 2), summary.TimeToFirstToken.TotalMilliseconds, finished.QueueTime.TotalMilliseconds,
+            finished.TruncatedTokens, summary.ContextShifts, summary.DiscardedTokens);
     }
 
     /// <summary>The details of a JSON answer: the stream's, with the prompt's and the generated tokens.</summary>
@@ -24,7 +25,7 @@ public static class TgiMapping
     {
         var d = finished.ToStreamDetails();
         return new(d.FinishReason, d.GeneratedTokens, d.Seed, prefill, tokens, d.InputLength, d.TokensPerSecond,
-            d.TimeToFirstTokenMs, d.QueueTimeMs);
+            d.TimeToFirstTokenMs, d.QueueTimeMs, d.TruncatedTokens, d.ContextShifts, d.DiscardedTokens);
     }
 
     /// <summary>The prompt's tokens with their text (empty for BOS); their log-probabilities are not computed.</summary>

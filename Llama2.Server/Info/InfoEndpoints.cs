@@ -21,7 +21,7 @@ public static class InfoEndpoints
             .WithName("Info")
             .WithSummary("Model and server information")
             .WithDescription("TGI's /info fields (model_id, max_input_tokens, max_total_tokens, max_stop_sequences, " +
-                "version, ...) plus the model's shape, the queue depth and the active sequences. 503 while the model loads.")
+                "version, ...) plus context_shift (Model:ContextShift), the model's shape, the queue depth and the active sequences. 503 while the model loads.")
             .ProducesTgiErrors(StatusCodes.Status503ServiceUnavailable);
         return routes;
     }
@@ -36,6 +36,7 @@ public static class InfoEndpoints
             loaded.ModelId, "float32", "cpu",
             scheduling.MaxConcurrentSequences + scheduling.MaxQueueLength, 1, api.Value.MaxStopSequences,
             loaded.Scheduler.ContextLength - 1, loaded.Scheduler.ContextLength, modelOptions.Value.MaxNewTokens,
+            modelOptions.Value.ContextShift,
             scheduling.MaxConcurrentSequences, scheduling.MaxQueueLength,
             loaded.Scheduler.QueueDepth, loaded.Scheduler.ActiveSequences, Workers.ThreadCount,
             "llama2-dotnet", Version,

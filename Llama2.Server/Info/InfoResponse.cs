@@ -8,8 +8,9 @@ namespace Llama2.Server.Info;
 /// <param name="MaxBestOf">Always 1 (best_of is not supported).</param>
 /// <param name="MaxStopSequences">Most stop sequences per request.</param>
 /// <param name="MaxInputTokens">Most prompt tokens (BOS included).</param>
-/// <param name="MaxTotalTokens">Prompt + max_new_tokens limit: the model's context.</param>
+/// <param name="MaxTotalTokens">Prompt + max_new_tokens limit: the model's context (a request that shifts it goes on past it).</param>
 /// <param name="MaxNewTokens">Largest max_new_tokens a request may ask for.</param>
+/// <param name="ContextShift">Whether a request that does not say goes on past the context window (Model:ContextShift).</param>
 /// <param name="MaxConcurrentSequences">Sequences generated at the same time.</param>
 /// <param name="MaxQueueLength">Requests that may wait for a slot.</param>
 /// <param name="QueueDepth">Requests waiting now.</param>
@@ -28,6 +29,7 @@ public sealed record InfoResponse(
     int MaxInputTokens,
     int MaxTotalTokens,
     int MaxNewTokens,
+    bool ContextShift,
     int MaxConcurrentSequences,
     int MaxQueueLength,
     int QueueDepth,

@@ -34,6 +34,12 @@ public sealed class ModelOptions
     [Range(1, 1_000_000)]
     public int MaxNewTokens { get; set; } = 2048;
 
+    /// <summary>
+    /// Whether a request that does not say (its <c>context_shift</c>) may go on past the context window, dropping its
+    /// oldest tokens (a chat its oldest turns first). false: it stops there and a prompt that does not fit is refused.
+    /// </summary>
+    public bool ContextShift { get; set; }
+
     /// <summary>Where missing model files come from on first start (section <c>Model:Download</c>).</summary>
     public DownloadOptions Download { get; set; } = new();
 }

@@ -40,10 +40,28 @@ public sealed record ChatTokenLogprob(string Token, float Logprob, int[] Bytes, 
 /// <summary>One of the most likely tokens at a position.</summary>
 public sealed record ChatTopLogprob(string Token, float Logprob, int[] Bytes);
 
-/// <param name="PromptTokens">Tokens of the prompt (the conversation through the chat template, BOS included).</param>
+/// <param name="PromptTokens">Tokens of the prompt (the conversation through the chat template, BOS included; what is
+/// left of it after <c>truncate</c> or dropped turns).</param>
 /// <param name="CompletionTokens">Tokens generated (an end-of-sequence token included).</param>
 /// <param name="TotalTokens">Their sum.</param>
-public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
+public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens)
+{
+    /// <summary>An extension, present when it happened: prompt tokens left out (by <c>truncate</c>, or a chat's oldest turns).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TruncatedTokens { get; init; }
+
+    /// <summary>An extension, present when it happened: a chat's messages left out, its oldest turns after the system message.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? DroppedMessages { get; init; }
+
+    /// <summary>An extension, present when it happened: times the context window shifted to go on.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? ContextShifts { get; init; }
+
+    /// <summary>An extension, with <see cref="ContextShifts"/>: tokens the shifts dropped from the window.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? DiscardedTokens { get; init; }
+}
 
 /// <summary>One chunk of a streamed chat completion (<c>"object": "chat.completion.chunk"</c>).</summary>
 /// <param name="Id">The completion's id, the same in every chunk.</param>

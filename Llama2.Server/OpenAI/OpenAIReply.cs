@@ -76,10 +76,18 @@ public sealed class OpenAIReply
         _ => "length",
     };
 
+    /// <summary>The token counts, and what was left out of the context when something was (extension fields).</summary>
     public static Usage Usage(FinishedGeneration finished)
     {
         var summary = finished.Summary;
-        return new Usage(summary.PromptTokens, summary.GeneratedTokens, summary.PromptTokens + summary.GeneratedTokens);
+        static int? IfAny(int count) => count > 0 ? count : null;
+        return new Usage(summary.PromptTokens, summary.GeneratedTokens, summary.PromptTokens + summary.GeneratedTokens)
+        {
+            TruncatedTokens = IfAny(finished.TruncatedTokens),
+            DroppedMessages = IfAny(finished.DroppedMessages),
+            ContextShifts = IfAny(summary.ContextShifts),
+            DiscardedTokens = IfAny(summary.DiscardedTokens),
+        };
     }
 
     public static ChatLogprobs? ChatLogprobs(IReadOnlyList<TokenLogprobEntry>? entries) =>

@@ -11,7 +11,7 @@ public abstract record OpenAIRequest
     /// <summary>Any string: one model is served, and the answer names it.</summary>
     public string? Model { get; init; }
 
-    /// <summary>Most tokens to generate (1 to the configured maximum; prompt + this must fit the context).</summary>
+    /// <summary>Most tokens to generate (1 to the configured maximum; prompt + this must fit the context, unless it shifts).</summary>
     public int? MaxTokens { get; init; }
 
     /// <summary>0 to 2; 0 = greedy. Default 1.</summary>
@@ -46,6 +46,12 @@ public abstract record OpenAIRequest
 
     /// <summary>Not supported: a non-empty map is refused.</summary>
     public JsonElement? LogitBias { get; init; }
+
+    /// <summary>
+    /// An extension: go on past the context window, dropping the oldest tokens (a chat its oldest turns first, never
+    /// the system message); absent = the server's Model:ContextShift.
+    /// </summary>
+    public bool? ContextShift { get; init; }
 }
 
 /// <summary>Options of a streamed answer.</summary>
@@ -104,4 +110,7 @@ public sealed record CompletionRequest : OpenAIRequest
 
     /// <summary>Only 1.</summary>
     public int? BestOf { get; init; }
+
+    /// <summary>An extension, TGI's: keep only the last this many prompt tokens (BOS stays first); absent = all.</summary>
+    public int? Truncate { get; init; }
 }

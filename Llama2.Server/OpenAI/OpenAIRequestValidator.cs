@@ -52,9 +52,34 @@ public sealed class OpenAIRequestValidator(GenerationLimits limits, IOptions<Api
             ?? CheckResponseFormat(body.ResponseFormat);
         if (error is not null) return error;
 
-        var prompt = new Llama2ChatTemplate(loaded.Model.Tokenizer).Encode(messages.Value);
-        return Apply(body, loaded, prompt, maxTokens, stops.Value, logprobs, logprobs ? topLogprobs : 0, names);
+        var conversation = Conversation(messages.Value, body.ContextShift, maxTokens, loaded);
+        if (!conversation.Passed) return conversation.Error;
+        return Apply(body, loaded, conversation.Value.Ids, maxTokens, stops.Value, logprobs, logprobs ? topLogprobs : 0, names,
+            conversation.Value.Context);
     }
+
+    /// <summary>
+    /// The conversation's prompt through the chat template. When it may go on past the context window, its oldest whole
+    /// turns after the system message are left out until the reply has room (<see cref="GenerationLimits.ConversationTokens"/>),
+    /// and a shift keeps BOS and the system prompt, which may then take at most half the window.
+    /// </summary>
+    Checked<ChatPrompt> Conversation(List<ChatMessage> messages, bool? contextShift, int? maxTokens, LoadedModel loaded)
+    {
+        var template = new Llama2ChatTemplate(loaded.Model.Tokenizer);
+        if (!limits.ContextShift(contextShift)) return new ChatPrompt(template.Encode(messages), new ContextRequest(ContextShift: contextShift));
+
+        var (ids, dropped) = template.EncodeWithin(messages, limits.ConversationTokens(loaded, maxTokens));
+        int truncated = dropped > 0 ? template.Encode(messages).Length - ids.Length : 0;
+        string? system = messages[0].Role == ChatRole.System ? messages[0].Content : null;
+        int keep = template.SystemPrefixLength(ids, system), context = loaded.Scheduler.ContextLength;
+        if (keep > context / 2)
+            return ApiError.Invalid($"the system message is {keep} tokens in the chat template; to go on past the context " +
+                $"it may take at most half of the {context}-token context", "messages");
+        return new ChatPrompt(ids, new ContextRequest(ContextShift: contextShift, Keep: keep, DroppedMessages: dropped, TruncatedTokens: truncated));
+    }
+
+    /// <summary>A conversation's prompt ids, and what the context window is asked to do with them.</summary>
+    sealed record ChatPrompt(int[] Ids, ContextRequest Context);
 
     public Checked<OpenAIGeneration> Validate(CompletionRequest body, LoadedModel loaded)
     {
@@ -74,7 +99,8 @@ public sealed class OpenAIRequestValidator(GenerationLimits limits, IOptions<Api
         if (error is not null) return error;
 
         var ids = loaded.Model.Tokenizer.Encode(prompt.Value, bos: true, eos: false).ToArray();
-        return Apply(body, loaded, ids, body.MaxTokens, stops.Value, body.Logprobs is not null, body.Logprobs ?? 0, names);
+        return Apply(body, loaded, ids, body.MaxTokens, stops.Value, body.Logprobs is not null, body.Logprobs ?? 0, names,
+            new ContextRequest(body.Truncate, body.ContextShift));
     }
 
     /// <summary>The checks both endpoints share, then the server's limits.</summary>
@@ -97,7 +123,7 @@ public sealed class OpenAIRequestValidator(GenerationLimits limits, IOptions<Api
     /// temperature (default 1) and top_p (default 1, off) with a seed, given or drawn.
     /// </summary>
     Checked<OpenAIGeneration> Apply(OpenAIRequest body, LoadedModel loaded, int[] prompt, int? maxTokens, string[] stops,
-        bool logprobs, int topLogprobs, GenerationParameterNames names)
+        bool logprobs, int topLogprobs, GenerationParameterNames names, ContextRequest context)
     {
         bool greedy = body.Temperature == 0 || body.TopP == 0;
         ulong? seed = greedy ? null : body.Seed is { } given ? unchecked((ulong)given) : ValidatedGeneration.RandomSeed();
@@ -111,7 +137,7 @@ public sealed class OpenAIRequestValidator(GenerationLimits limits, IOptions<Api
             TopLogprobs = topLogprobs,
         };
         bool stream = body.Stream == true;
-        return limits.Apply(loaded, prompt, maxTokens, sampling, seed, stops, names)
+        return limits.Apply(loaded, prompt, maxTokens, sampling, seed, stops, names, context)
             .Then<OpenAIGeneration>(generation => new OpenAIGeneration(generation, stream,
                 stream && body.StreamOptions?.IncludeUsage == true, logprobs));
     }

@@ -61,7 +61,8 @@ public sealed class RunningGeneration : IDisposable
         if (!_scheduled.Tokens.TryRead(out token)) return false;
         if (TokensRead++ == 0) FirstTokenElapsed = token.Elapsed;
         LastTokenElapsed = token.Elapsed;
-        if (token.Summary is { } summary) Finished = new FinishedGeneration(summary, Generation.Seed, QueueTime);
+        if (token.Summary is { } summary)
+            Finished = new FinishedGeneration(summary, Generation.Seed, QueueTime, Generation.TruncatedTokens, Generation.DroppedMessages);
         foreach (var observer in _observers) observer.TokenRead(this, token);
         return true;
     }
