@@ -31,13 +31,14 @@ public static class OpenAIClients
         return await EngineRunAsync(factory, new Llama2ChatTemplate(tokenizer).Encode(conversation), sampling, maxNewTokens, stops);
     }
 
-    /// <summary>What the engine generates for <paramref name="promptIds"/> on the server's scheduler.</summary>
+    /// <summary>What the engine generates for <paramref name="promptIds"/> on the server's scheduler (shifting its context when given one).</summary>
     public static async Task<GenerationSummary> EngineRunAsync(ServerFactory factory, int[] promptIds, SamplingOptions sampling,
-        int maxNewTokens, IReadOnlyList<string>? stops = null)
+        int maxNewTokens, IReadOnlyList<string>? stops = null, ContextShift? shift = null)
     {
         var request = new GenerationRequest
         {
             PromptIds = promptIds, MaxNewTokens = maxNewTokens, Sampling = sampling, StopSequences = stops ?? [], StopAtEos = true,
+            ContextShift = shift,
         };
         Assert.True(factory.Scheduler.TrySubmit(request, TestToken, out var generation));
         GenerationSummary? summary = null;
