@@ -10,12 +10,14 @@ namespace Llama2.Cli;
 /// (<c>-i</c>, else asked on stdin) and each later one (from stdin), each answered after <c>Assistant: </c> with the reply
 /// streamed, until the conversation has used its positions (<c>-n</c>). Unlike run.c, lines have any length, the reply
 /// comes in whole UTF-8 characters, nothing is printed after the EOS that ends a reply, end of input ends the
-/// conversation, and the reason a conversation stops at its positions is said on stderr.
+/// conversation, and the reason a conversation stops at its positions is said on stderr. With
+/// <paramref name="contextShift"/> the conversation may use more positions than the model's context: the oldest tokens
+/// after BOS and the system prompt are dropped as it goes.
 /// </summary>
-sealed class ChatMode(LlamaModel model, SamplingOptions sampling, int positions, TextReader stdin, TextWriter stdout)
+sealed class ChatMode(LlamaModel model, SamplingOptions sampling, int positions, bool contextShift, TextReader stdin, TextWriter stdout)
 {
-    readonly ChatSession _session = new(model, sampling, positions);
-    int _generatedTokens;
+    readonly ChatSession _session = new(model, sampling, positions, contextShift);
+    int _generatedTokens, _shifts, _discarded;
     TimeSpan _generationTime;
 
     /// <summary>Runs the conversation; returns the exit code: 0 at its end, <see cref="RunCommand.Cancelled"/> on Ctrl+C.</summary>
@@ -40,7 +42,7 @@ sealed class ChatMode(LlamaModel model, SamplingOptions sampling, int positions,
                 if (!_session.StartTurn(user, turnSystem))
                 {
                     int tokens = new Llama2ChatTemplate(model.Tokenizer).EncodeTurn(user, turnSystem).Length;
-                    int limit = _session.PositionLimit, left = limit - _session.Tokens.Length;
+                    int limit = _session.PositionLimit, left = limit - _session.PositionsUsed;
                     return End($"the message is {tokens} tokens in the chat template, more than the " +
                                (first ? $"conversation's {limit} positions" : $"{left} positions left of the conversation's {limit}"));
                 }
@@ -54,6 +56,8 @@ sealed class ChatMode(LlamaModel model, SamplingOptions sampling, int positions,
                     {
                         _generatedTokens += summary.GeneratedTokens;
                         _generationTime += summary.TotalTime;
+                        _shifts += summary.ContextShifts;
+                        _discarded += summary.DiscardedTokens;
                     }
                 }
                 if (cancellationToken.IsCancellationRequested) break;
@@ -86,10 +90,12 @@ sealed class ChatMode(LlamaModel model, SamplingOptions sampling, int positions,
         if (positionsProblem is not null)
         {
             int context = model.Config.SeqLen;
-            Console.Error.WriteLine(_session.PositionLimit < context
+            Console.Error.WriteLine(contextShift ? $"{positionsProblem} (-n {_session.PositionLimit}); start a new one with a larger -n"
+                : _session.PositionLimit < context
                 ? $"{positionsProblem} (-n {_session.PositionLimit}); start a new one with a larger -n (at most {context}, the model's context)"
-                : $"{positionsProblem} (the model's context); start a new one");
+                : $"{positionsProblem} (the model's context); start a new one, or go on past it with --context-shift");
         }
+        RunCommand.ReportShifts(_shifts, _discarded);
         RunCommand.ReportSpeed(_generatedTokens, _generationTime);
         return 0;
     }

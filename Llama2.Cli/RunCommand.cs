@@ -11,8 +11,8 @@ namespace Llama2.Cli;
 /// <summary>
 /// The command without a verb, a drop-in for llama2.c's <c>./run</c>:
 /// <c>Llama2.Cli model.bin -t 0.8 -p 0.9 -s 42 -n 256 -i "prompt" -z tokenizer.bin -m generate</c>, with run.c's short
-/// flags, its defaults and its clamping, a long name for each flag, and <c>--threads</c>. <c>-m generate</c> continues
-/// the prompt; <c>-m chat</c> is a conversation (<see cref="ChatMode"/>).
+/// flags, its defaults and its clamping, a long name for each flag, <c>--threads</c> and <c>--context-shift</c>.
+/// <c>-m generate</c> continues the prompt; <c>-m chat</c> is a conversation (<see cref="ChatMode"/>).
 /// </summary>
 public static class RunCommand
 {
@@ -39,7 +39,7 @@ public static class RunCommand
         }.AcceptNumbers();
         var steps = new Option<int>("--steps", "-n")
         {
-            Description = "number of steps to run for, the prompt's included; 0 = the model's seq_len",
+            Description = "number of steps to run for, the prompt's included; 0 = the model's seq_len, and at most it without --context-shift",
             HelpName = "int",
             DefaultValueFactory = _ => defaults.Steps,
         }.AcceptNumbers();
@@ -65,14 +65,20 @@ public static class RunCommand
             Description = "worker threads for the kernels (not in run.c); default: all cores",
             HelpName = "int",
         }.AcceptNumbers(1, Workers.MaxThreads);
+        var contextShift = new Option<bool>("--context-shift")
+        {
+            Description = "go on past the model's context (-n beyond seq_len, a longer prompt or chat), dropping the oldest " +
+                "tokens after BOS and the system prompt (not in run.c, which stops there)",
+        };
 
         var command = new RootCommand("""
             Generates text from a llama2.c checkpoint, or chats with it, as llama2.c's ./run does, with the same flags and defaults.
             Example: Llama2.Cli stories15M.bin -z tokenizer.bin -n 256 -i "Once upon a time"
             Chat:    Llama2.Cli llama2_7b_chat.bin -m chat -y "You are a helpful assistant." -n 0
+            Longer:  Llama2.Cli stories15M.bin -z tokenizer.bin -n 2000 --context-shift
             """)
         {
-            checkpoint, temperature, topP, seed, steps, prompt, tokenizer, mode, systemPrompt, threads,
+            checkpoint, temperature, topP, seed, steps, prompt, tokenizer, mode, systemPrompt, threads, contextShift,
         };
         command.SetAction((parsed, cancellationToken) => RunAsync(new RunOptions
         {
@@ -86,6 +92,7 @@ public static class RunCommand
             Mode = parsed.GetRequiredValue(mode),
             SystemPrompt = parsed.GetValue(systemPrompt),
             Threads = parsed.GetValue(threads),
+            ContextShift = parsed.GetValue(contextShift),
         }.WithRunCOverrides(), cancellationToken));
         return command;
     }
@@ -109,20 +116,25 @@ public static class RunCommand
         using (model)
         {
             int seqLen = model.Config.SeqLen;
-            int steps = options.Steps == 0 || options.Steps > seqLen ? seqLen : options.Steps;
+            // run.c clamps -n to the context; with a context shift it is the positions to run, however many.
+            int steps = options.Steps == 0 || (options.Steps > seqLen && !options.ContextShift) ? seqLen : options.Steps;
             var sampling = new SamplingOptions { Temperature = options.Temperature, TopP = options.TopP, Seed = (ulong)options.Seed };
             using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
-            if (options.Mode != "chat") return Generate(model, options.Prompt ?? "", sampling, steps, stdout, cancellationToken);
+            if (options.Mode != "chat")
+                return Generate(model, options.Prompt ?? "", sampling, steps, options.ContextShift, stdout, cancellationToken);
 
             // A terminal's lines come through the console's line editor, in the terminal's encoding; piped ones are UTF-8.
             using var piped = Console.IsInputRedirected ? new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false)) : null;
-            var chat = new ChatMode(model, sampling, steps, piped ?? Console.In, stdout);
+            var chat = new ChatMode(model, sampling, steps, options.ContextShift, piped ?? Console.In, stdout);
             return await chat.RunAsync(options.SystemPrompt, options.Prompt, cancellationToken);
         }
     }
 
-    /// <summary>run.c's generate mode: the prompt, then the tokens that follow it, until BOS or <paramref name="steps"/> positions.</summary>
-    static int Generate(LlamaModel model, string text, SamplingOptions sampling, int steps, TextWriter stdout,
+    /// <summary>
+    /// run.c's generate mode: the prompt, then the tokens that follow it, until BOS or <paramref name="steps"/> positions;
+    /// with <paramref name="contextShift"/> those may be more than the context.
+    /// </summary>
+    static int Generate(LlamaModel model, string text, SamplingOptions sampling, int steps, bool contextShift, TextWriter stdout,
         CancellationToken cancellationToken)
     {
         var prompt = model.Tokenizer.Encode(text, bos: true, eos: false);
@@ -138,6 +150,7 @@ public static class RunCommand
             MaxNewTokens = steps - prompt.Count + 1, // run.c's -n counts positions, the prompt's included
             StopAtEos = false, // run.c stops only at BOS
             Sampling = sampling,
+            ContextShift = contextShift ? new ContextShift() : null,
         };
         stdout.Write(model.Tokenizer.DecodeAll(prompt.Skip(1)));
 
@@ -150,12 +163,19 @@ public static class RunCommand
         }
         stdout.Write('\n');
         if (cancellationToken.IsCancellationRequested) return Cancelled;
+        if (summary is not null) ReportShifts(summary.ContextShifts, summary.DiscardedTokens);
         if (summary is { GeneratedTokens: > 0 }) ReportSpeed(summary.GeneratedTokens, summary.TotalTime);
         return 0;
     }
 
     /// <summary>The exit code after Ctrl+C: 128 + SIGINT, as a shell reports it.</summary>
     internal const int Cancelled = 130;
+
+    /// <summary>On stderr, when the context shifted: how often, and how many of the oldest tokens it dropped.</summary>
+    internal static void ReportShifts(int shifts, int discarded)
+    {
+        if (shifts > 0) Console.Error.WriteLine($"context shifted {shifts} times ({discarded} of the oldest tokens dropped)");
+    }
 
     /// <summary>run.c's closing line, on stderr: tokens generated per second of generation.</summary>
     internal static void ReportSpeed(int tokens, TimeSpan time)

@@ -1,6 +1,9 @@
 namespace Llama2.Cli;
 
-/// <summary>The flags of llama2.c's <c>./run</c>, with its defaults and its clamping, plus <c>--threads</c>.</summary>
+/// <summary>
+/// The flags of llama2.c's <c>./run</c>, with its defaults and its clamping, plus <c>--threads</c> and
+/// <c>--context-shift</c>.
+/// </summary>
 public sealed record RunOptions
 {
     public required string CheckpointPath { get; init; }
@@ -14,6 +17,8 @@ public sealed record RunOptions
     public string Mode { get; init; } = "generate";
     public string? SystemPrompt { get; init; }
     public int? Threads { get; init; }
+    /// <summary>Go on past the model's context (-n beyond seq_len), dropping the oldest tokens; run.c stops there.</summary>
+    public bool ContextShift { get; init; }
 
     public static RunOptions Defaults { get; } = new() { CheckpointPath = "" };
 

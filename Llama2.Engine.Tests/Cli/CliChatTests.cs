@@ -129,6 +129,29 @@ public sealed class CliChatTests : IDisposable
     }
 
     [Fact]
+    public void With_context_shift_a_reply_goes_on_past_the_model_context_to_the_positions_asked_for()
+    {
+        var (checkpoint, tokenizer) = BiasedModel.Write(_dir, Tokenizer.Eos, weight: 0f); // never ends a reply
+        string expected;
+        using (var model = LlamaModel.Load(checkpoint, tokenizer))
+        {
+            var session = new ChatSession(model, new SamplingOptions { Temperature = 0 }, positions: 600, contextShift: true);
+            Assert.True(session.StartTurn("hi"));
+            var reply = new List<GeneratedToken>();
+            while (session.Next() is { } token) reply.Add(token);
+            Assert.Equal(FinishReason.ContextFull, reply[^1].Finish);
+            Assert.True(reply.Count > 256);
+            expected = string.Concat(reply.Select(t => t.Text));
+        }
+
+        var (exit, stdout, stderr) = RunCli(Chat(checkpoint, tokenizer, "-t", "0", "-n", "600", "--context-shift", "-y", "", "-i", "hi"));
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(Answer + expected + "\n", stdout);
+        Assert.Contains("the conversation reached its 600 positions (-n 600); start a new one with a larger -n", stderr);
+        Assert.Contains("context shifted", stderr);
+    }
+
+    [Fact]
     public void A_turn_that_does_not_fit_in_the_positions_left_ends_the_session_saying_how_far_it_is_over()
     {
         var (checkpoint, tokenizer) = BiasedModel.Write(_dir, Tokenizer.Eos, weight: 2f); // every reply is EOS at once

@@ -20,7 +20,7 @@ public sealed class CliCommandLineTests
                  {
                      "-t, --temperature <float>", "-p, --top-p <float>", "-s, --seed <int>", "-n, --steps <int>",
                      "-i, --prompt <string>", "-z, --tokenizer <path>", "-m, --mode <chat|generate>",
-                     "-y, --system-prompt <string>", "--threads <int>",
+                     "-y, --system-prompt <string>", "--threads <int>", "--context-shift",
                  })
             Assert.Contains(flag, stdout);
         Assert.Matches(@"\[default: 0\.9\]", stdout); // run.c's top-p

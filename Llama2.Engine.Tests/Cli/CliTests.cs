@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Llama2.Engine.Generation;
 using Llama2.Engine.Tests.TestData;
 using Llama2.Engine.Tokenization;
 
@@ -98,5 +99,45 @@ public sealed class CliTests
         Assert.StartsWith("ab", first.Stdout);
         Assert.True(first.Stdout.Length > 3);
         Assert.Equal(first.Stdout, second.Stdout);
+    }
+
+    [Fact]
+    public void With_context_shift_n_beyond_the_context_generates_that_many_positions()
+    {
+        const string Prompt = "Once upon a time";
+        string[] flags = [SharedData.Tiny32k, "-z", SharedData.Tokenizer32k, "-t", "0", "-n", "384", "-i", Prompt];
+        List<int> promptIds, shifted = [], clamped = [];
+        GenerationSummary? summary = null;
+        using (var model = LlamaModel.Load(SharedData.Tiny32k, SharedData.Tokenizer32k))
+        {
+            promptIds = model.Tokenizer.Encode(Prompt, bos: true, eos: false);
+            var request = new GenerationRequest
+            {
+                PromptIds = promptIds, MaxNewTokens = 384 - promptIds.Count + 1, StopAtEos = false,
+                Sampling = new Engine.Sampling.SamplingOptions { Temperature = 0 }, ContextShift = new ContextShift(),
+            };
+            var sequence = model.StartSequence(request);
+            while (sequence.Next() is { } token)
+            {
+                shifted.Add(token.Id);
+                summary = token.Summary ?? summary;
+            }
+            sequence = model.StartSequence(request with { MaxNewTokens = 128 - promptIds.Count + 1, ContextShift = null });
+            while (sequence.Next() is { } token) clamped.Add(token.Id);
+        }
+        var tokenizer = Tokenizer.Load(SharedData.Tokenizer32k);
+        Assert.Equal(384 - promptIds.Count + 1, shifted.Count);
+
+        var (exit, stdout, stderr) = RunCli([.. flags, "--context-shift"]);
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(tokenizer.DecodeAll(promptIds.Skip(1).Concat(shifted)) + "\n", stdout);
+        Assert.True(summary!.ContextShifts >= 4);
+        Assert.Contains($"context shifted {summary.ContextShifts} times ({summary.DiscardedTokens} of the oldest tokens dropped)", stderr);
+
+        // Without the flag, run.c's clamp to the context.
+        (exit, stdout, stderr) = RunCli(flags);
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(tokenizer.DecodeAll(promptIds.Skip(1).Concat(clamped)) + "\n", stdout);
+        Assert.DoesNotContain("context shifted", stderr);
     }
 }
