@@ -26,9 +26,11 @@ static class ContextShiftCost
         var rows = new List<string[]>();
         foreach (var shape in options.Shapes) rows.Add(Measure(shape, Shapes.EnsureCheckpoint(shape, options.Directory), options.Runs));
         Console.WriteLine();
-        Console.WriteLine("| shape | window: kept + dropped + moved | recompute ms (median, min–max) | re-rotate ms (median, min–max) | decode step ms | recompute logits error | re-rotate logits error | re-rotate layer-0 keys error |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| shape | window: kept + dropped + moved | recompute ms (median, min–max) | re-rotate ms (median, min–max) | decode step ms | recompute / decode step | recompute / dropped × decode step | recompute logits error | re-rotate logits error | re-rotate layer-0 keys error |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var row in rows) Console.WriteLine("| " + string.Join(" | ", row) + " |");
+        Console.WriteLine("recompute / decode step: the shift in decode steps of the same run (median of the runs' ratios); / dropped × decode " +
+            "step: what it adds to the decode of the tokens until the next shift");
         Console.WriteLine("errors: max |a − b| / max |b| against a fresh sequence fed the kept tokens at their new positions");
         return 0;
     }
@@ -53,18 +55,26 @@ static class ContextShiftCost
         var recompute = new List<double>();
         var rerotate = new List<double>();
         var decode = new List<double>();
+        var inSteps = new List<double>();
+        var overhead = new List<double>();
         double recomputeError = 0, rerotateError = 0, keyError = 0;
         var clock = new Stopwatch();
+        var steps = new double[DecodeSteps];
         for (int run = -1; run < runs; run++) // run −1 warms up
         {
             transformer.Prefill(window, 0, state);
             clock.Restart();
             transformer.Prefill(kept.AsSpan(keep), keep, state); // the engine's shift: the moved tokens fed again
             double recomputeMs = clock.Elapsed.TotalMilliseconds;
-            clock.Restart();
-            var logits = transformer.Forward(next, kept.Length, state);
-            double decodeMs = clock.Elapsed.TotalMilliseconds;
-            recomputeError = Math.Max(recomputeError, RelativeError(logits, expected));
+            recomputeError = Math.Max(recomputeError, RelativeError(transformer.Forward(next, kept.Length, state), expected));
+            // Decode steps right after, at the positions the sequence goes on from, for the scale of the shift.
+            for (int i = 0, token = next; i < DecodeSteps; i++)
+            {
+                clock.Restart();
+                token = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(transformer.Forward(token, kept.Length + 1 + i, state));
+                steps[i] = clock.Elapsed.TotalMilliseconds;
+            }
+            double decodeMs = Median([.. steps]);
 
             transformer.Prefill(window, 0, state);
             clock.Restart();
@@ -77,16 +87,22 @@ static class ContextShiftCost
             recompute.Add(recomputeMs);
             rerotate.Add(rerotateMs);
             decode.Add(decodeMs);
-            Console.Error.WriteLine($"  run {run + 1}: recompute {recomputeMs:F1} ms, re-rotate {rerotateMs:F2} ms, decode step {decodeMs:F1} ms");
+            inSteps.Add(recomputeMs / decodeMs);
+            overhead.Add(recomputeMs / (drop * decodeMs));
+            Console.Error.WriteLine($"  run {run + 1}: recompute {recomputeMs:F1} ms, re-rotate {rerotateMs:F2} ms, decode step {decodeMs:F1} ms (median of {DecodeSteps})");
         }
         return
         [
             $"{shape} ({c.Dim}/{c.NLayers}/{c.NHeads}, seq {c.SeqLen})",
             $"{context}: {keep} + {drop} + {moved}",
             Summary(recompute), Summary(rerotate), Summary(decode),
+            string.Create(CultureInfo.InvariantCulture, $"×{Median(inSteps):F1}"),
+            string.Create(CultureInfo.InvariantCulture, $"{Median(overhead):P1}"),
             Scientific(recomputeError), Scientific(rerotateError), Scientific(keyError),
         ];
     }
+
+    const int DecodeSteps = 16;
 
     /// <summary>
     /// llama.cpp's K-shift: moves the cache rows of the kept tokens down by <paramref name="drop"/> positions and turns
@@ -133,12 +149,14 @@ static class ContextShiftCost
         return worst / scale;
     }
 
-    static string Summary(List<double> values)
+    static double Median(IReadOnlyList<double> values)
     {
         var sorted = values.Order().ToArray();
-        double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-        return string.Create(CultureInfo.InvariantCulture, $"{median:F1} ({sorted[0]:F1}–{sorted[^1]:F1})");
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
+
+    static string Summary(List<double> values) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Median(values):F1} ({values.Min():F1}–{values.Max():F1})");
 
     static string Scientific(double value) => value.ToString("0.0e0", CultureInfo.InvariantCulture);
 }
