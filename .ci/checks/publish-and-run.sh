@@ -2,7 +2,7 @@
 # What the container does, without a Docker engine: publish exactly as docker/Dockerfile does (docker/publish.sh),
 # start the published app as the image's entrypoint would (its environment variables, port 8080, working directory,
 # a non-root user), then smoke-test /health, /generate, /v1/chat/completions, the --healthcheck probe, and every curl
-# command in README's "Server" and "OpenAI-compatible API" sections, so the README cannot rot. The server listens on 127.0.0.1 only and is stopped by its PID.
+# command in README's "Server", "OpenAI-compatible API" and "Beyond the context window" sections, so the README cannot rot. The server listens on 127.0.0.1 only and is stopped by its PID.
 # Last line: "N passed, N failed"; exit code non-zero on any failure.
 source "$(dirname "$0")/../check-lib.sh"
 
@@ -63,10 +63,10 @@ answer=$(curl -s --max-time 60 http://127.0.0.1:8080/v1/chat/completions -H 'Con
   -d '{"model":"any","messages":[{"role":"user","content":"Hi"}],"max_tokens":8}')
 check "/v1/chat/completions answers a chat.completion" grep -q '"object":"chat.completion"' <<<"$answer"
 
-# 3. Every curl command in README's "Server" and "OpenAI-compatible API" sections, as written (fail on HTTP errors,
-# bounded in time).
+# 3. Every curl command in README's "Server", "OpenAI-compatible API" and "Beyond the context window" sections, as
+# written (fail on HTTP errors, bounded in time).
 readme_curls=$(awk '
-  /^## / { in_section = ($0 == "## Server" || $0 == "## OpenAI-compatible API") }
+  /^## / { in_section = ($0 == "## Server" || $0 == "## OpenAI-compatible API" || $0 == "## Beyond the context window") }
   in_section && /^```/ { in_block = !in_block; next }
   in_section && in_block {
     line = $0
@@ -83,7 +83,7 @@ while IFS= read -r -d $'\x1e' command; do
   first_line=$(head -n 1 <<<"$command")
   if [ "$code" -eq 0 ] && [ -n "$output" ]; then pass "README: $first_line"; else echo "$output" >&2; fail "README: $first_line (exit $code)"; fi
 done < <(printf '%s' "$readme_curls")
-check "README's Server and OpenAI sections have curl commands ($count)" test "$count" -ge 7
+check "README's Server, OpenAI and context sections have curl commands ($count)" test "$count" -ge 9
 
 # 4. Stop by PID; the probe then reports unhealthy.
 kill "$server_pid"
