@@ -195,7 +195,10 @@ public sealed class SequenceGenerator
     /// <summary>The key/value cache this sequence runs in.</summary>
     internal RunState State => _state;
 
-    /// <summary>Tokens not in the KV cache yet: the rest of the prompt at first, then the last sampled token.</summary>
+    /// <summary>
+    /// Tokens not in the KV cache yet: the rest of the prompt at first, then the last sampled token (after a context
+    /// shift, the kept tokens before it too).
+    /// </summary>
     internal ReadOnlySpan<int> Unfed => _tokens.AsSpan(FedCount, _count - FedCount);
 
     /// <summary>Tokens in the KV cache: the position of the first unfed token.</summary>
