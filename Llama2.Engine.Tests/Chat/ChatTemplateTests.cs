@@ -168,23 +168,23 @@ public sealed class ChatTemplateTests : IDisposable
             Assistant("second answer"), User("third question"),
         ];
         var whole = _template.Encode(conversation);
-        var (ids, dropped) = _template.EncodeWithin(conversation, whole.Length);
-        Assert.Equal(0, dropped);
+        var (ids, dropped, droppedTokens) = _template.EncodeWithin(conversation, whole.Length);
+        Assert.Equal((0, 0), (dropped, droppedTokens));
         Assert.Equal(whole, ids);
 
         // One token less than the whole: the first turn goes, and the system prompt opens the second.
-        (ids, dropped) = _template.EncodeWithin(conversation, whole.Length - 1);
-        Assert.Equal(2, dropped);
+        (ids, dropped, droppedTokens) = _template.EncodeWithin(conversation, whole.Length - 1);
+        Assert.Equal((2, whole.Length - ids.Length), (dropped, droppedTokens));
         Assert.Equal(_template.Encode([conversation[0], .. conversation[3..]]), ids);
         Assert.Equal(("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nsecond question [/INST] second answer ", true), Sequences(ids)[0]);
 
         // Nothing fits: the system prompt and the last user message are all that is left, longer than asked.
-        (ids, dropped) = _template.EncodeWithin(conversation, 1);
-        Assert.Equal(4, dropped);
+        (ids, dropped, droppedTokens) = _template.EncodeWithin(conversation, 1);
+        Assert.Equal((4, whole.Length - ids.Length), (dropped, droppedTokens));
         Assert.Equal(_template.Encode([conversation[0], conversation[^1]]), ids);
 
         // Without a system message, the turns after the dropped ones are as they were.
-        (ids, dropped) = _template.EncodeWithin(conversation[1..], _template.Encode(conversation[3..]).Length);
+        (ids, dropped, _) = _template.EncodeWithin(conversation[1..], _template.Encode(conversation[3..]).Length);
         Assert.Equal(2, dropped);
         Assert.Equal(_template.Encode(conversation[3..]), ids);
     }

@@ -66,9 +66,10 @@ public sealed class Llama2ChatTemplate(Tokenizer tokenizer)
     /// The conversation's prompt token ids as <see cref="Encode"/> gives them, without its oldest whole turns (a user
     /// message and the assistant's reply) while it is longer than <paramref name="maxTokens"/>: the system message, which
     /// then opens the first turn kept, and the last user message are always kept, so the result may still be longer.
-    /// Returns the ids and the number of messages left out (two per turn).
+    /// Returns the ids, the number of messages left out (two per turn) and how many tokens shorter than the whole
+    /// conversation's the ids are.
     /// </summary>
-    public (int[] Ids, int DroppedMessages) EncodeWithin(IReadOnlyList<ChatMessage> messages, int maxTokens)
+    public (int[] Ids, int DroppedMessages, int DroppedTokens) EncodeWithin(IReadOnlyList<ChatMessage> messages, int maxTokens)
     {
         if (Validate(messages) is { } problem) throw new ArgumentException(problem, nameof(messages));
         int first = FirstUserIndex(messages);
@@ -79,12 +80,15 @@ public sealed class Llama2ChatTemplate(Tokenizer tokenizer)
         for (int turn = system is null ? 0 : 1; turn < turns.Length; turn++)
             turns[turn] = EncodeTurnOf(messages, first + 2 * turn, system: null);
         int rest = turns.Skip(1).Sum(t => t.Count); // the turns after the first one kept
+        int whole = 0;
         for (int dropped = 0; ; dropped++)
         {
             if (dropped > 0) rest -= turns[dropped].Count;
             var opening = system is null ? turns[dropped] : EncodeTurnOf(messages, first + 2 * dropped, system);
-            if (opening.Count + rest <= maxTokens || dropped == turns.Length - 1)
-                return ([.. opening, .. turns.Skip(dropped + 1).SelectMany(t => t)], 2 * dropped);
+            int length = opening.Count + rest;
+            if (dropped == 0) whole = length;
+            if (length <= maxTokens || dropped == turns.Length - 1)
+                return ([.. opening, .. turns.Skip(dropped + 1).SelectMany(t => t)], 2 * dropped, whole - length);
         }
     }
 

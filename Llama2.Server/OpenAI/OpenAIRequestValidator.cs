@@ -68,8 +68,7 @@ public sealed class OpenAIRequestValidator(GenerationLimits limits, IOptions<Api
         var template = new Llama2ChatTemplate(loaded.Model.Tokenizer);
         if (!limits.ContextShift(contextShift)) return new ChatPrompt(template.Encode(messages), new ContextRequest(ContextShift: contextShift));
 
-        var (ids, dropped) = template.EncodeWithin(messages, limits.ConversationTokens(loaded, maxTokens));
-        int truncated = dropped > 0 ? template.Encode(messages).Length - ids.Length : 0;
+        var (ids, dropped, truncated) = template.EncodeWithin(messages, limits.ConversationTokens(loaded, maxTokens));
         string? system = messages[0].Role == ChatRole.System ? messages[0].Content : null;
         int keep = template.SystemPrefixLength(ids, system), context = loaded.Scheduler.ContextLength;
         if (keep > context / 2)
