@@ -1,0 +1,68 @@
+using System.IO.MemoryMappedFiles;
+using Llama2.Engine.Model;
+
+namespace Llama2.Engine.Formats;
+
+/// <summary>
+/// A whole file memory-mapped read-only: its bytes are paged in as they are read, never copied. The pointer stays valid
+/// until <see cref="Dispose"/>.
+/// </summary>
+public sealed unsafe class MappedFile : IDisposable
+{
+    readonly MemoryMappedFile? _file;
+    readonly MemoryMappedViewAccessor? _view;
+    bool _disposed;
+
+    MappedFile(string path, long length, MemoryMappedFile? file, MemoryMappedViewAccessor? view, byte* start)
+    {
+        Path = path;
+        Length = length;
+        _file = file;
+        _view = view;
+        Start = start;
+    }
+
+    public string Path { get; }
+    public long Length { get; }
+    /// <summary>The first byte of the file (null for an empty file).</summary>
+    public byte* Start { get; }
+
+    /// <summary>Maps <paramref name="path"/>; a missing or unreadable file is a <see cref="CheckpointFormatException"/>.</summary>
+    public static MappedFile Open(string path)
+    {
+        if (!File.Exists(path)) throw new CheckpointFormatException(path, "file not found");
+        try
+        {
+            long length;
+            using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+                length = stream.Length; // of the file itself, also when path is a symbolic link
+            if (length == 0) return new MappedFile(path, 0, null, null, null);
+            var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, 0, MemoryMappedFileAccess.Read);
+            var view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* pointer = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            return new MappedFile(path, length, file, view, pointer + view.PointerOffset);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointFormatException(path, $"cannot be read: {e.Message}");
+        }
+    }
+
+    /// <summary><paramref name="length"/> bytes from <paramref name="offset"/>, which the caller has checked lie in the file.</summary>
+    public ReadOnlySpan<byte> Bytes(long offset, int length)
+    {
+        if (offset < 0 || length < 0 || offset > Length - length)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"{offset}+{length} is outside the file's {Length} bytes");
+        return new ReadOnlySpan<byte>(Start + offset, length);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed || _view is null) return;
+        _disposed = true;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _file!.Dispose();
+    }
+}
