@@ -5,6 +5,7 @@ using Llama2.Cli;
 // Without a verb it is llama2.c's ./run; each verb is a subcommand in a file of its own.
 RootCommand cli = RunCommand.Create();
 cli.Add(DownloadCommand.Create());
+cli.Add(ConvertCommand.Create());
 VerbHelpAction.Install(cli);
 
 // Arguments are taken as they are, as run.c takes them: a prompt starting with '@' is text, not a response file.

@@ -10,7 +10,10 @@ namespace Llama2.Engine.Tests.Cli;
 public sealed class CliTests
 {
     /// <summary>Starts the CLI with stdin, stdout and stderr redirected (so none is a terminal).</summary>
-    internal static Process StartCli(params string[] args)
+    internal static Process StartCli(params string[] args) => StartCli(new Dictionary<string, string?>(), args);
+
+    /// <summary>Starts the CLI with these environment variables set (null: removed) besides the test's own.</summary>
+    internal static Process StartCli(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "Llama2.Cli.dll");
         Assert.True(File.Exists(cli), $"built CLI not found at {cli}");
@@ -25,6 +28,7 @@ public sealed class CliTests
         };
         start.ArgumentList.Add(cli);
         foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         return Process.Start(start)!;
     }
 
@@ -32,9 +36,14 @@ public sealed class CliTests
     internal static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] args) => RunCliWithInput("", args);
 
     /// <summary>Runs the CLI to its end with <paramref name="stdin"/> as its whole standard input.</summary>
-    internal static (int ExitCode, string Stdout, string Stderr) RunCliWithInput(string stdin, params string[] args)
+    internal static (int ExitCode, string Stdout, string Stderr) RunCliWithInput(string stdin, params string[] args) =>
+        RunCliWith(new Dictionary<string, string?>(), stdin, args);
+
+    /// <summary>Runs the CLI to its end with these environment variables and <paramref name="stdin"/>.</summary>
+    internal static (int ExitCode, string Stdout, string Stderr) RunCliWith(IReadOnlyDictionary<string, string?> environment,
+        string stdin, params string[] args)
     {
-        using var process = StartCli(args);
+        using var process = StartCli(environment, args);
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEndAsync();
         try
