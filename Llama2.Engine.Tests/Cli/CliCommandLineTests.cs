@@ -46,11 +46,14 @@ public sealed class CliCommandLineTests
     {
         var (exit, stdout, _) = RunCli("download", "-h");
         Assert.Equal(0, exit);
-        Assert.Contains("Llama2.Cli download <model> [options]", stdout);
+        Assert.Contains("Llama2.Cli download [<model>] [options]", stdout);
         Assert.Contains("stories15M, stories42M, stories110M", stdout);
         Assert.Contains("--dir <folder>", stdout);
         Assert.Contains("[default: models]", stdout);
         Assert.Contains("--sha256 <hex>", stdout);
+        Assert.Contains("--hf <repo>", stdout);
+        Assert.Contains("--revision <rev>", stdout);
+        Assert.Contains("--file <name>", stdout);
     }
 
     [Theory]

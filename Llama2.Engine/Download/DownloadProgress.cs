@@ -15,4 +15,9 @@ public readonly record struct DownloadProgress(string FileName, long ReceivedByt
 }
 
 /// <summary>A download that failed; the message says what to do instead.</summary>
-public sealed class DownloadException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class DownloadException(string message, Exception? inner = null, System.Net.HttpStatusCode? statusCode = null)
+    : Exception(message, inner)
+{
+    /// <summary>The server's answer when it refused the request (not when the connection failed).</summary>
+    public System.Net.HttpStatusCode? StatusCode { get; } = statusCode;
+}

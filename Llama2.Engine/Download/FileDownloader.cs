@@ -16,6 +16,11 @@ public sealed class FileDownloader(HttpClient http)
     /// <summary>Least time between two progress reports (the last one always comes).</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Sent with every request (e.g. a Hugging Face token). HttpClient drops it when a response redirects, so it does
+    /// not follow a file to its CDN.
+    /// </summary>
+    public AuthenticationHeaderValue? Authorization { get; init; }
 
     public static string PartialPath(string destination) => destination + ".partial";
 
@@ -61,6 +66,7 @@ public sealed class FileDownloader(HttpClient http)
 
         using var request = new HttpRequestMessage(HttpMethod.Get, source.Url);
         if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
+        request.Headers.Authorization = Authorization;
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
 
         if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable && have > 0)
@@ -68,7 +74,7 @@ public sealed class FileDownloader(HttpClient http)
         if (!response.IsSuccessStatusCode)
             throw new DownloadException(
                 $"downloading {source.Url} failed: the server answered {(int)response.StatusCode} {response.ReasonPhrase}. " +
-                "Check the URL, or download the file yourself and point the configuration at it.");
+                "Check the URL, or download the file yourself and point the configuration at it.", statusCode: response.StatusCode);
 
         bool resumed = response.StatusCode == HttpStatusCode.PartialContent;
         if (!resumed) have = 0; // the server ignored the Range: start over

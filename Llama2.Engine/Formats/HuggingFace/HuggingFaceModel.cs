@@ -135,7 +135,8 @@ public sealed class HuggingFaceModel : ExternalModel
             : $"no {SingleFile} or {IndexFile}: not a Hugging Face model folder with safetensors weights");
     }
 
-    static IEnumerable<(string Tensor, string File)> ReadWeightMap(string indexPath)
+    /// <summary>model.safetensors.index.json's weight_map: each tensor and the shard (a file in the folder) that holds it.</summary>
+    public static IReadOnlyList<(string Tensor, string File)> ReadWeightMap(string indexPath)
     {
         JsonDocument json;
         try
