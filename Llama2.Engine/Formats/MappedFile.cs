@@ -49,6 +49,24 @@ public sealed unsafe class MappedFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Maps <paramref name="path"/> and gives it to <paramref name="read"/>, which keeps the mapping in what it returns;
+    /// when it throws, the mapping is released.
+    /// </summary>
+    public static T OpenWith<T>(string path, Func<MappedFile, T> read)
+    {
+        var file = Open(path);
+        try
+        {
+            return read(file);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
     /// <summary><paramref name="length"/> bytes from <paramref name="offset"/>, which the caller has checked lie in the file.</summary>
     public ReadOnlySpan<byte> Bytes(long offset, int length)
     {

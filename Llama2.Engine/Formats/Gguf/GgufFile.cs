@@ -87,19 +87,7 @@ public sealed class GgufFile : IDisposable
     }
 
     /// <summary>Maps and checks a GGUF file; every problem is a <see cref="CheckpointFormatException"/> naming it.</summary>
-    public static GgufFile Open(string path)
-    {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Parse(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static GgufFile Open(string path) => MappedFile.OpenWith(path, Parse);
 
     static GgufFile Parse(MappedFile file)
     {

@@ -28,19 +28,9 @@ public sealed record HuggingFaceConfig(
     public static HuggingFaceConfig Read(string path)
     {
         if (!File.Exists(path)) throw new CheckpointFormatException(path, "not found; a Hugging Face model folder has a config.json");
-        JsonDocument json;
-        try
-        {
-            json = JsonDocument.Parse(File.ReadAllBytes(path));
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointFormatException(path, $"not valid JSON: {e.Message}");
-        }
-        using (json)
+        using (var json = JsonFile.ReadObject(path))
         {
             var root = json.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new CheckpointFormatException(path, "not a JSON object");
 
             string? modelType = String("model_type");
             if (modelType != "llama")

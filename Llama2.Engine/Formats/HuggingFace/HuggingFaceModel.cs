@@ -138,19 +138,9 @@ public sealed class HuggingFaceModel : ExternalModel
     /// <summary>model.safetensors.index.json's weight_map: each tensor and the shard (a file in the folder) that holds it.</summary>
     public static IReadOnlyList<(string Tensor, string File)> ReadWeightMap(string indexPath)
     {
-        JsonDocument json;
-        try
+        using (var json = JsonFile.ReadObject(indexPath))
         {
-            json = JsonDocument.Parse(File.ReadAllBytes(indexPath));
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointFormatException(indexPath, $"not valid JSON: {e.Message}");
-        }
-        using (json)
-        {
-            if (json.RootElement.ValueKind != JsonValueKind.Object
-                || !json.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            if (!json.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new CheckpointFormatException(indexPath, "no weight_map object");
             var entries = new List<(string, string)>();
             foreach (var entry in map.EnumerateObject())

@@ -62,19 +62,7 @@ public sealed class SafeTensorsFile : IDisposable
     }
 
     /// <summary>Maps and checks a safetensors file; every problem is a <see cref="CheckpointFormatException"/> naming it.</summary>
-    public static SafeTensorsFile Open(string path)
-    {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Parse(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static SafeTensorsFile Open(string path) => MappedFile.OpenWith(path, Parse);
 
     static SafeTensorsFile Parse(MappedFile file)
     {
