@@ -80,6 +80,7 @@ public static class CheckpointConverter
             var tensor = model.Tensor(kind, layer);
             if (reorderRows) ReadRowsInterleaved(tensor, model.QueryKeyLayout, config.HeadSize, within, chunk[..count]);
             else tensor.ReadFloats(within, chunk[..count]);
+            if (within + count == perLayer) tensor.Forget(); // read once: hold one tensor's pages, not the model's
             chunk = chunk[count..];
             start += count;
         }

@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using Llama2.Engine.Model;
 
 namespace Llama2.Engine.Formats;
@@ -7,7 +8,7 @@ namespace Llama2.Engine.Formats;
 /// A whole file memory-mapped read-only: its bytes are paged in as they are read, never copied. The pointer stays valid
 /// until <see cref="Dispose"/>.
 /// </summary>
-public sealed unsafe class MappedFile : IDisposable
+public sealed unsafe partial class MappedFile : IDisposable
 {
     readonly MemoryMappedFile? _file;
     readonly MemoryMappedViewAccessor? _view;
@@ -74,6 +75,30 @@ public sealed unsafe class MappedFile : IDisposable
             throw new ArgumentOutOfRangeException(nameof(offset), $"{offset}+{length} is outside the file's {Length} bytes");
         return new ReadOnlySpan<byte>(Start + offset, length);
     }
+
+    /// <summary>
+    /// Unmaps the pages of a range this process has read and will not read again (madvise MADV_DONTNEED; Linux only,
+    /// best effort). They stay in the page cache; a later read maps them again. A pass over a whole model, such as a
+    /// conversion, then holds one tensor's pages at a time instead of the model's.
+    /// </summary>
+    public void Forget(long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux() || _view is null || length <= 0 || offset < 0 || offset > Length - length) return;
+        long page = Environment.SystemPageSize;
+        long first = (long)(Start + offset) & ~(page - 1), end = (long)(Start + offset + length);
+        try
+        {
+            _ = Madvise((nint)first, (nuint)(end - first), MadvDontNeed);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    const int MadvDontNeed = 4;
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(nint address, nuint length, int advice);
 
     public void Dispose()
     {

@@ -42,6 +42,9 @@ public sealed unsafe class MappedTensor
     /// <summary>The tensor's first byte in the mapping: for kernels that read the stored type directly.</summary>
     public byte* Data => _file.Start + FileOffset;
 
+    /// <summary>Unmaps the tensor's pages once a single pass has read them (see <see cref="MappedFile.Forget"/>).</summary>
+    public void Forget() => _file.Forget(FileOffset, ByteLength);
+
     /// <summary>The shape as written in messages: [4096, 11008].</summary>
     public string ShapeText => $"[{string.Join(", ", Shape)}]";
 
