@@ -166,6 +166,20 @@ public sealed class ConversionTests : IDisposable
     }
 
     [Fact]
+    public void A_shape_beyond_what_a_bin_reader_takes_is_refused_before_writing()
+    {
+        var folder = HuggingFace(Original(), new HuggingFaceOptions());
+        var config = Path.Combine(folder, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\":64", "\"max_position_embeddings\":2097152"));
+        using var model = ExternalModel.Open(folder);
+        var output = _dir.File("long.bin");
+
+        var e = Assert.Throws<CheckpointFormatException>(() => CheckpointConverter.Convert(model, output, 1, cancellationToken: TestToken));
+        Assert.Contains("its shape cannot be written as a llama2.c checkpoint: header field seq_len = 2097152 is out of range", e.Message);
+        Assert.False(File.Exists(output + ".partial"));
+    }
+
+    [Fact]
     public void Another_rms_norm_epsilon_is_a_warning()
     {
         using var model = ExternalModel.Open(HuggingFace(Original(), new HuggingFaceOptions { RmsNormEps = 1e-6f }));

@@ -29,8 +29,23 @@ public static class CheckpointConverter
                          "so its outputs differ slightly from the original's";
     }
 
-    /// <summary>The .bin's layout for the model: its shape, as version 0 or 1.</summary>
-    public static CheckpointLayout LayoutFor(ExternalModel model, int version) => new(model.Config, version);
+    /// <summary>
+    /// The .bin's layout for the model: its shape, as version 0 or 1. A shape the .bin's reader would refuse (beyond
+    /// its limits) is refused here, before anything is written.
+    /// </summary>
+    public static CheckpointLayout LayoutFor(ExternalModel model, int version)
+    {
+        var layout = new CheckpointLayout(model.Config, version);
+        try
+        {
+            CheckpointHeader.Parse(CheckpointHeader.Write(layout), model.Path);
+        }
+        catch (CheckpointFormatException e)
+        {
+            throw new CheckpointFormatException(model.Path, $"its shape cannot be written as a llama2.c checkpoint: {e.Problem}");
+        }
+        return layout;
+    }
 
     /// <summary>
     /// Writes <paramref name="model"/> to <paramref name="outputPath"/> as a version <paramref name="version"/> .bin

@@ -153,7 +153,7 @@ public sealed class GgufModel : ExternalModel
         public double? Number(string key) => file.Metadata.TryGetValue(key, out var v)
             ? v switch
             {
-                float f => f, double d => d, _ when IntOrNull(key) is { } i => i,
+                float f => f, double d => d, byte or sbyte or ushort or short or uint or int or ulong or long => Convert.ToDouble(v),
                 _ => throw new CheckpointFormatException(file.Path, $"metadata key {key} is {v}, not a number"),
             }
             : null;
