@@ -7,7 +7,17 @@ using Llama2.Engine.Tokenization;
 
 namespace Llama2.Engine;
 
-/// <summary>A loaded model: the mapped checkpoint, its tokenizer and the forward pass over them.</summary>
+/// <summary>What to do with an fp32 checkpoint's weights at load.</summary>
+public enum Quantization
+{
+    /// <summary>Run the weights as the file stores them.</summary>
+    None,
+    /// <summary>Quantize an fp32 checkpoint to int8 (llama2.c's Q8_0, group size 64 or the largest half of it that fits)
+    /// in memory at load; a version 2 file is int8 already.</summary>
+    Q8_0,
+}
+
+/// <summary>A loaded model: the checkpoint (mapped, or quantized at load), its tokenizer and the forward pass over them.</summary>
 public sealed class LlamaModel : IDisposable
 {
     LlamaModel(Checkpoint checkpoint, Tokenizer tokenizer, TimeSpan loadTime)
@@ -24,14 +34,24 @@ public sealed class LlamaModel : IDisposable
     public ModelConfig Config => Checkpoint.Config;
     public TimeSpan LoadTime { get; }
 
-    /// <summary>Maps the checkpoint and reads the tokenizer; bad files throw <see cref="CheckpointFormatException"/>.</summary>
-    public static LlamaModel Load(string checkpointPath, string tokenizerPath)
+    /// <summary>
+    /// Maps the checkpoint and reads the tokenizer; bad files throw <see cref="CheckpointFormatException"/>. With
+    /// <see cref="Quantization.Q8_0"/> an fp32 checkpoint is quantized in memory (<see cref="Checkpoint.QuantizeInMemory"/>,
+    /// <paramref name="progress"/> getting the fraction done) and the file is closed.
+    /// </summary>
+    public static LlamaModel Load(string checkpointPath, string tokenizerPath, Quantization quantization = Quantization.None,
+        IProgress<double>? progress = null)
     {
         var clock = Stopwatch.StartNew();
         var checkpoint = Checkpoint.Open(checkpointPath);
         try
         {
             var tokenizer = Tokenizer.Load(tokenizerPath, checkpoint.Config.VocabSize);
+            if (quantization == Quantization.Q8_0 && checkpoint.Layout.Format == Kernels.WeightFormat.F32)
+            {
+                using var file = checkpoint;
+                checkpoint = Checkpoint.QuantizeInMemory(file, progress: progress);
+            }
             return new LlamaModel(checkpoint, tokenizer, clock.Elapsed);
         }
         catch

@@ -41,18 +41,20 @@ public sealed class CheckpointFormatTests : IDisposable
         Assert.Equal(version, checkpoint.Layout.Version);
         var w = checkpoint.Weights;
         int last = config.NLayers - 1;
-        AssertTensor(w.TokenEmbedding(config.VocabSize - 1), TensorKind.TokenEmbedding, (long)(config.VocabSize - 1) * config.Dim);
+        var embedding = new float[config.Dim];
+        w.Embed(config.VocabSize - 1, embedding);
+        AssertTensor(embedding, TensorKind.TokenEmbedding, (long)(config.VocabSize - 1) * config.Dim);
         AssertTensor(w.RmsAtt(last), TensorKind.RmsAtt, (long)last * config.Dim);
-        AssertTensor(w.Wq(last), TensorKind.Wq, (long)last * config.Dim * config.Dim);
-        AssertTensor(w.Wk(last), TensorKind.Wk, (long)last * config.Dim * config.KvDim);
-        AssertTensor(w.Wv(last), TensorKind.Wv, (long)last * config.Dim * config.KvDim);
-        AssertTensor(w.Wo(last), TensorKind.Wo, (long)last * config.Dim * config.Dim);
+        AssertTensor(w.Wq(last).Floats, TensorKind.Wq, (long)last * config.Dim * config.Dim);
+        AssertTensor(w.Wk(last).Floats, TensorKind.Wk, (long)last * config.Dim * config.KvDim);
+        AssertTensor(w.Wv(last).Floats, TensorKind.Wv, (long)last * config.Dim * config.KvDim);
+        AssertTensor(w.Wo(last).Floats, TensorKind.Wo, (long)last * config.Dim * config.Dim);
         AssertTensor(w.RmsFfn(last), TensorKind.RmsFfn, (long)last * config.Dim);
-        AssertTensor(w.W1(last), TensorKind.W1, (long)last * config.Dim * config.HiddenDim);
-        AssertTensor(w.W2(last), TensorKind.W2, (long)last * config.Dim * config.HiddenDim);
-        AssertTensor(w.W3(last), TensorKind.W3, (long)last * config.Dim * config.HiddenDim);
+        AssertTensor(w.W1(last).Floats, TensorKind.W1, (long)last * config.Dim * config.HiddenDim);
+        AssertTensor(w.W2(last).Floats, TensorKind.W2, (long)last * config.Dim * config.HiddenDim);
+        AssertTensor(w.W3(last).Floats, TensorKind.W3, (long)last * config.Dim * config.HiddenDim);
         AssertTensor(w.RmsFinal, TensorKind.RmsFinal, 0);
-        AssertTensor(w.Classifier, shared ? TensorKind.TokenEmbedding : TensorKind.Classifier, 0);
+        AssertTensor(w.Classifier.Floats, shared ? TensorKind.TokenEmbedding : TensorKind.Classifier, 0);
     }
 
     static void AssertTensor(ReadOnlySpan<float> actual, TensorKind tensor, long firstIndex)
@@ -180,12 +182,12 @@ public sealed class CheckpointFormatTests : IDisposable
     [Fact]
     public void Unknown_version_after_the_magic()
     {
-        var path = _dir.File("v2.bin");
+        var path = _dir.File("v3.bin");
         var bytes = new byte[256];
         BinaryPrimitives.WriteUInt32LittleEndian(bytes, CheckpointLayout.Version1Magic);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), 2);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), 3);
         File.WriteAllBytes(path, bytes);
-        Rejects(path, "unsupported checkpoint version 2");
+        Rejects(path, "unsupported checkpoint version 3");
     }
 
     [Fact]

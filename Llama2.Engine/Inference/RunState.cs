@@ -95,4 +95,6 @@ internal sealed class Activations(ModelConfig c, int capacity)
     public float[] Att { get; } = new float[checked(capacity * c.NHeads * c.SeqLen)];
     /// <summary>Where each token's attention reads its sequence's cache (one layer at a time).</summary>
     public Kernels.KvView[] Views { get; } = new Kernels.KvView[capacity];
+    /// <summary>An int8 matmul's input, quantized (int8 weights only; sized at the first pass).</summary>
+    public Kernels.QuantizedActivations Quantized { get; } = new();
 }

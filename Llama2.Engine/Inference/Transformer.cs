@@ -24,9 +24,16 @@ public sealed unsafe class Transformer
         Config = checkpoint.Config;
         _w = checkpoint.Weights;
         _rope = new RotaryEmbedding(Config.HeadSize, Config.SeqLen);
+        _summation = _w.Format == WeightFormat.F32 ? Summation.Vectorized : Summation.InOrder;
     }
 
+    // How the norms and attention add up their sums: runq.c's order for int8 weights (see Summation).
+    readonly Summation _summation;
+
     public ModelConfig Config { get; }
+
+    /// <summary>How the weight matrices are stored (fp32 or int8).</summary>
+    public WeightFormat Format => _w.Format;
 
     /// <summary>A sequence's state: its KV cache for <paramref name="contextLength"/> positions (null = seq_len).</summary>
     public RunState CreateState(int? contextLength = null) => new(Config, contextLength);
@@ -84,14 +91,14 @@ public sealed unsafe class Transformer
         Span<float> k = a.K.AsSpan(0, n * kvDim), v = a.V.AsSpan(0, n * kvDim), hb = a.Hb.AsSpan(0, n * hidden);
 
         for (int t = 0; t < n; t++)
-            _w.TokenEmbedding(batch.Token(t)).CopyTo(x.Slice(t * dim, dim));
+            _w.Embed(batch.Token(t), x.Slice(t * dim, dim));
 
         for (int l = 0; l < c.NLayers; l++)
         {
             // Attention: project to q, k, v, rotate q and k by position, and append k and v to each sequence's cache.
             for (int t = 0; t < n; t++)
-                Ops.RmsNorm(xb.Slice(t * dim, dim), x.Slice(t * dim, dim), _w.RmsAtt(l));
-            MatMul.Gemm3(xb, dim, n, _w.Wq(l), q, dim, _w.Wk(l), k, kvDim, _w.Wv(l), v, kvDim);
+                Ops.RmsNorm(xb.Slice(t * dim, dim), x.Slice(t * dim, dim), _w.RmsAtt(l), _summation);
+            MatMul.Gemm3(xb, n, _w.Wq(l), q, _w.Wk(l), k, _w.Wv(l), v, a.Quantized);
             for (int t = 0; t < n; t++)
             {
                 var sequence = batch.Sequence(t);
@@ -104,14 +111,14 @@ public sealed unsafe class Transformer
             }
 
             // Each token attends to its own sequence's cache up to its position; the heads' outputs land in xb.
-            Attention.Run(q, xb, a.Att, a.Views.AsSpan(0, n), c.NHeads, c.NKvHeads, c.HeadSize, c.SeqLen);
-            MatMul.GemmAdd(x, xb, _w.Wo(l), dim, dim, n); // x += wo · xb
+            Attention.Run(q, xb, a.Att, a.Views.AsSpan(0, n), c.NHeads, c.NKvHeads, c.HeadSize, c.SeqLen, _summation);
+            MatMul.GemmAdd(x, xb, _w.Wo(l), n, a.Quantized); // x += wo · xb
 
             // Feed-forward: x += w2 · (silu(w1 · xb) ⊙ (w3 · xb))
             for (int t = 0; t < n; t++)
-                Ops.RmsNorm(xb.Slice(t * dim, dim), x.Slice(t * dim, dim), _w.RmsFfn(l));
-            MatMul.SwiGlu(hb, xb, _w.W1(l), _w.W3(l), dim, hidden, n);
-            MatMul.GemmAdd(x, hb, _w.W2(l), hidden, dim, n);
+                Ops.RmsNorm(xb.Slice(t * dim, dim), x.Slice(t * dim, dim), _w.RmsFfn(l), _summation);
+            MatMul.SwiGlu(hb, xb, _w.W1(l), _w.W3(l), n, a.Quantized);
+            MatMul.GemmAdd(x, hb, _w.W2(l), n, a.Quantized);
         }
     }
 
@@ -123,7 +130,7 @@ public sealed unsafe class Transformer
         var a = batch.Activations;
         var xb = a.Xb.AsSpan(0, m * dim);
         for (int i = 0; i < m; i++)
-            Ops.RmsNorm(xb.Slice(i * dim, dim), a.X.AsSpan(batch.LogitsRow(i) * dim, dim), _w.RmsFinal);
-        MatMul.Gemm(batch.AllLogits, xb, _w.Classifier, dim, Config.VocabSize, m);
+            Ops.RmsNorm(xb.Slice(i * dim, dim), a.X.AsSpan(batch.LogitsRow(i) * dim, dim), _w.RmsFinal, _summation);
+        MatMul.Gemm(batch.AllLogits, xb, _w.Classifier, m, a.Quantized);
     }
 }

@@ -3,6 +3,19 @@ using System.Runtime.Intrinsics;
 
 namespace Llama2.Engine.Kernels;
 
+/// <summary>
+/// How a kernel adds up a sum of many terms. Vectorized sums (in vector lanes, then across them) are fast and differ
+/// from a sum in order in the last bits; that is harmless for fp32 weights. Int8 weights need run.c's order: their
+/// activations are quantized before every matmul, which turns a last-bit difference into a different int8 value now
+/// and then, and a different token after a while.
+/// </summary>
+public enum Summation
+{
+    Vectorized,
+    /// <summary>Term by term in order, as run.c and runq.c sum (compiled without -ffast-math).</summary>
+    InOrder,
+}
+
 /// <summary>Attention of one query head over the key/value cache, vectorized over the head dimension.</summary>
 [SkipLocalsInit]
 public static unsafe class Attention
@@ -14,7 +27,7 @@ public static unsafe class Attention
     /// Query head h reads key/value head h / (heads / kvHeads) (grouped-query attention).
     /// </summary>
     public static void Run(ReadOnlySpan<float> q, Span<float> output, Span<float> att, ReadOnlySpan<KvView> views,
-        int heads, int kvHeads, int headSize, int seqLen)
+        int heads, int kvHeads, int headSize, int seqLen, Summation summation = Summation.Vectorized)
     {
         int tokens = views.Length, dim = heads * headSize;
         if (tokens == 0 || kvHeads <= 0 || heads % kvHeads != 0 || q.Length < tokens * dim || output.Length < tokens * dim ||
@@ -29,7 +42,7 @@ public static unsafe class Attention
         fixed (float* pq = q, po = output, pa = att)
         fixed (KvView* pv = views)
         {
-            var job = new Job(Simd.Width, pq, po, pa, pv, heads, heads / kvHeads, headSize, kvHeads * headSize, seqLen, longest);
+            var job = new Job(Simd.Width, pq, po, pa, pv, heads, heads / kvHeads, headSize, kvHeads * headSize, seqLen, longest, summation);
             Workers.For(tokens * heads, ref job);
         }
     }
@@ -38,14 +51,15 @@ public static unsafe class Attention
     /// One head of one token, <see cref="Head{TVec, TOps}"/>, at a given vector width (16, 8, 4 or 1), so that tests
     /// can check every rung of the ladder.
     /// </summary>
-    internal static void Head(int width, float* q, float* keys, float* values, int stride, int len, int headSize, float* att, float* output)
+    internal static void Head(int width, float* q, float* keys, float* values, int stride, int len, int headSize, float* att, float* output,
+        Summation summation = Summation.Vectorized)
     {
         var view = new KvView(keys, values, len);
-        new Job(width, q, output, att, &view, heads: 1, kvMul: 1, headSize, kvDim: stride, seqLen: len, longest: len).Run(0, 1);
+        new Job(width, q, output, att, &view, heads: 1, kvMul: 1, headSize, kvDim: stride, seqLen: len, longest: len, summation).Run(0, 1);
     }
 
     readonly struct Job(int width, float* q, float* output, float* att, KvView* views,
-        int heads, int kvMul, int headSize, int kvDim, int seqLen, int longest) : IRowJob
+        int heads, int kvMul, int headSize, int kvDim, int seqLen, int longest, Summation summation) : IRowJob
     {
         public long CostPerRow => 2L * longest * headSize;
 
@@ -68,8 +82,12 @@ public static unsafe class Attention
                 var view = views[t];
                 long kvOffset = (long)(h / kvMul) * headSize;
                 long qOffset = (long)t * heads * headSize + (long)h * headSize;
-                Head<TVec, TOps>(q + qOffset, view.Keys + kvOffset, view.Values + kvOffset, kvDim, view.Length, headSize,
-                    att + (long)row * seqLen, output + qOffset);
+                if (summation == Summation.InOrder)
+                    HeadInOrder<TVec, TOps>(q + qOffset, view.Keys + kvOffset, view.Values + kvOffset, kvDim, view.Length, headSize,
+                        att + (long)row * seqLen, output + qOffset);
+                else
+                    Head<TVec, TOps>(q + qOffset, view.Keys + kvOffset, view.Values + kvOffset, kvDim, view.Length, headSize,
+                        att + (long)row * seqLen, output + qOffset);
             }
         }
     }
@@ -118,6 +136,61 @@ public static unsafe class Attention
             float o = 0f;
             float* v = values + j;
             for (t = 0; t < len; t++, v += stride) o = MathF.FusedMultiplyAdd(*v, att[t], o);
+            output[j] = o;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Head{TVec, TOps}"/> with run.c's arithmetic to the bit (<see cref="Summation.InOrder"/>): each score is
+    /// q · k summed term by term in order and then divided by √headSize; each output element is Σ_t att[t] · v_t summed
+    /// over the positions in order, a product then a sum (no fused multiply-add). Four positions' scores are summed side
+    /// by side, and the value sums run over whole vectors of the head: neither changes any element's order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void HeadInOrder<TVec, TOps>(float* q, float* keys, float* values, long stride, int len, int headSize, float* att, float* output)
+        where TVec : struct where TOps : struct, IVectorOps<TVec>
+    {
+        float divisor = MathF.Sqrt(headSize);
+        int t = 0;
+        for (; t <= len - 4; t += 4)
+        {
+            float* k0 = keys + t * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+            for (int i = 0; i < headSize; i++)
+            {
+                float qi = q[i];
+                s0 += qi * k0[i];
+                s1 += qi * k1[i];
+                s2 += qi * k2[i];
+                s3 += qi * k3[i];
+            }
+            att[t] = s0 / divisor;
+            att[t + 1] = s1 / divisor;
+            att[t + 2] = s2 / divisor;
+            att[t + 3] = s3 / divisor;
+        }
+        for (; t < len; t++)
+        {
+            float* k = keys + t * stride;
+            float score = 0f;
+            for (int i = 0; i < headSize; i++) score += q[i] * k[i];
+            att[t] = score / divisor;
+        }
+        Ops.Softmax(new Span<float>(att, len));
+
+        int w = TOps.Width, j = 0;
+        for (; j <= headSize - w; j += w)
+        {
+            TVec o = TOps.Zero;
+            float* v = values + j;
+            for (t = 0; t < len; t++, v += stride) o = TOps.Add(o, TOps.Multiply(TOps.Broadcast(att[t]), TOps.Load(v)));
+            TOps.Store(output + j, o);
+        }
+        for (; j < headSize; j++)
+        {
+            float o = 0f;
+            float* v = values + j;
+            for (t = 0; t < len; t++, v += stride) o += att[t] * *v;
             output[j] = o;
         }
     }

@@ -9,13 +9,20 @@ public static class Ops
 {
     public const float RmsNormEpsilon = 1e-5f;
 
-    /// <summary>o = weight ⊙ x / sqrt(mean(x²) + ε)</summary>
-    public static void RmsNorm(Span<float> o, ReadOnlySpan<float> x, ReadOnlySpan<float> weight)
+    /// <summary>o = weight ⊙ x / sqrt(mean(x²) + ε); with <see cref="Summation.InOrder"/> x² summed in order, run.c's bits.</summary>
+    public static void RmsNorm(Span<float> o, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Summation summation = Summation.Vectorized)
     {
-        float ss = TensorPrimitives.SumOfSquares(x) / x.Length + RmsNormEpsilon;
+        float ss = (summation == Summation.InOrder ? SumOfSquaresInOrder(x) : TensorPrimitives.SumOfSquares(x)) / x.Length + RmsNormEpsilon;
         float scale = 1f / MathF.Sqrt(ss);
         TensorPrimitives.Multiply(x, scale, o);
         TensorPrimitives.Multiply(o, weight, o);
+    }
+
+    static float SumOfSquaresInOrder(ReadOnlySpan<float> x)
+    {
+        float ss = 0f;
+        foreach (float v in x) ss += v * v;
+        return ss;
     }
 
     /// <summary>silu(v) = v·σ(v)</summary>

@@ -18,10 +18,14 @@ internal unsafe interface IVectorOps<TVec> where TVec : struct
     static abstract TVec Fma(TVec a, TVec b, TVec c);
     /// <summary>The sum of the lanes, always in the same order (a fixed halving tree).</summary>
     static abstract float Sum(TVec v);
+    static abstract TVec Add(TVec a, TVec b);
+    static abstract TVec Multiply(TVec a, TVec b);
 }
 
 internal unsafe struct Ops512 : IVectorOps<Vector512<float>>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
     public static int Width => 16;
     public static Vector512<float> Zero => Vector512<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
@@ -35,6 +39,8 @@ internal unsafe struct Ops512 : IVectorOps<Vector512<float>>
 
 internal unsafe struct Ops256 : IVectorOps<Vector256<float>>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
     public static int Width => 8;
     public static Vector256<float> Zero => Vector256<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
@@ -48,6 +54,8 @@ internal unsafe struct Ops256 : IVectorOps<Vector256<float>>
 
 internal unsafe struct Ops128 : IVectorOps<Vector128<float>>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
     public static int Width => 4;
     public static Vector128<float> Zero => Vector128<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* p) => Vector128.Load(p);
@@ -61,6 +69,8 @@ internal unsafe struct Ops128 : IVectorOps<Vector128<float>>
 
 internal unsafe struct OpsScalar : IVectorOps<float>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Multiply(float a, float b) => a * b;
     public static int Width => 1;
     public static float Zero => 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(float* p) => *p;

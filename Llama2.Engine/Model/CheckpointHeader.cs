@@ -2,11 +2,15 @@ using System.Buffers.Binary;
 
 namespace Llama2.Engine.Model;
 
-/// <summary>Reads, checks and writes the header of a llama2.c checkpoint (legacy version 0 or version 1).</summary>
+/// <summary>Reads, checks and writes the header of a llama2.c checkpoint (legacy version 0, version 1 or the int8 version 2).</summary>
 public static class CheckpointHeader
 {
     // Far beyond any Llama 2 (70B has dim 8192, 80 layers, hidden 28672), small enough to catch garbage.
     const int MaxDim = 1 << 16, MaxHidden = 1 << 18, MaxLayers = 1 << 10, MaxVocab = 1 << 20, MaxSeqLen = 1 << 20;
+
+    // Versions 1 and 2: the magic, the version, the seven config ints, then these (version 2's group size unaligned,
+    // as export.py packs it).
+    const int SharedClassifierOffset = 8 + 7 * sizeof(int), GroupSizeOffset = SharedClassifierOffset + 1;
 
     /// <summary>Parses the header at the start of <paramref name="bytes"/> and returns the layout it implies.</summary>
     public static CheckpointLayout Parse(ReadOnlySpan<byte> bytes, string path)
@@ -21,12 +25,20 @@ public static class CheckpointHeader
                 throw new CheckpointFormatException(path,
                     $"file is {bytes.Length} bytes, too short for a version 1 header ({CheckpointLayout.Version1HeaderBytes} bytes)");
             int version = BinaryPrimitives.ReadInt32LittleEndian(bytes[4..]);
-            if (version != 1)
+            if (version is not (1 or 2))
                 throw new CheckpointFormatException(path,
-                    $"unsupported checkpoint version {version} (this engine reads legacy version 0 and fp32 version 1)");
+                    $"unsupported checkpoint version {version} (this engine reads legacy version 0, fp32 version 1 and int8 version 2)");
             var ints = ReadInts(bytes[8..]);
-            bool shared = bytes[8 + 7 * sizeof(int)] != 0;
-            return new CheckpointLayout(Validate(ints, ints[5], shared, path), 1);
+            bool shared = bytes[SharedClassifierOffset] != 0;
+            var config = Validate(ints, ints[5], shared, path);
+            if (version == 1) return new CheckpointLayout(config, 1);
+
+            int groupSize = BinaryPrimitives.ReadInt32LittleEndian(bytes[GroupSizeOffset..]);
+            if (CheckpointLayout.GroupSizeProblem(config, groupSize) is { } problem)
+                throw new CheckpointFormatException(path,
+                    $"{problem}: every row of a version 2 checkpoint must be a whole number of groups " +
+                    "(quantize the fp32 checkpoint again with Llama2.Cli quantize)");
+            return new CheckpointLayout(config, 2, groupSize);
         }
 
         var header = ReadInts(bytes);
@@ -74,16 +86,18 @@ public static class CheckpointHeader
         var c = layout.Config;
         var bytes = new byte[layout.HeaderBytes];
         var span = bytes.AsSpan();
-        if (layout.Version == 1)
+        int start = 0;
+        if (layout.Version != 0)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(span, CheckpointLayout.Version1Magic);
-            BinaryPrimitives.WriteInt32LittleEndian(span[4..], 1);
-            span = span[8..];
+            BinaryPrimitives.WriteInt32LittleEndian(span[4..], layout.Version);
+            start = 8;
         }
         int vocab = layout.Version == 0 && !c.SharedClassifier ? -c.VocabSize : c.VocabSize;
         int[] ints = [c.Dim, c.HiddenDim, c.NLayers, c.NHeads, c.NKvHeads, vocab, c.SeqLen];
-        for (int i = 0; i < ints.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(span[(i * 4)..], ints[i]);
-        if (layout.Version == 1) span[7 * 4] = c.SharedClassifier ? (byte)1 : (byte)0;
+        for (int i = 0; i < ints.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(span[(start + i * 4)..], ints[i]);
+        if (layout.Version != 0) span[SharedClassifierOffset] = c.SharedClassifier ? (byte)1 : (byte)0;
+        if (layout.Version == 2) BinaryPrimitives.WriteInt32LittleEndian(span[GroupSizeOffset..], layout.GroupSize);
         return bytes;
     }
 }

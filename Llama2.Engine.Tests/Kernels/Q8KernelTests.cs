@@ -1,0 +1,128 @@
+using Llama2.Engine.Kernels;
+
+namespace Llama2.Engine.Tests.Kernels;
+
+/// <summary>
+/// The int8 (Q8_0) matmuls against runq.c's arithmetic written out plainly here: at every width, for one token and for
+/// batches, bit for bit.
+/// </summary>
+public sealed unsafe class Q8KernelTests
+{
+    public static TheoryData<int> Widths => new() { 16, 8, 4, 1 };
+
+    // (n, rows, tokens, group size): rows not a multiple of the 16-row block, batches that leave tiles of 4, 2 and 1
+    // tokens, groups of 8 to 128, and rows longer than one packed panel (1024 columns).
+    static readonly (int N, int Rows, int Tokens, int GroupSize)[] Sizes =
+        [(64, 1, 1, 64), (64, 16, 2, 32), (48, 37, 3, 16), (128, 33, 7, 64), (96, 20, 8, 32), (256, 5, 13, 128),
+         (2048 + 64, 18, 9, 64), (32, 40, 6, 8), (160, 3, 5, 32)];
+
+    /// <summary>A random Q8_0 matrix: values in [−127, 127], scales around 0.01, one group of zeros with scale 0.</summary>
+    sealed class Matrix
+    {
+        public readonly sbyte[] Values;
+        public readonly float[] Scales;
+        public readonly int Rows, Columns, GroupSize;
+
+        public Matrix(Random random, int rows, int columns, int groupSize)
+        {
+            (Rows, Columns, GroupSize) = (rows, columns, groupSize);
+            Values = new sbyte[rows * columns];
+            Scales = new float[rows * columns / groupSize];
+            for (int i = 0; i < Values.Length; i++) Values[i] = (sbyte)random.Next(-127, 128);
+            for (int i = 0; i < Scales.Length; i++) Scales[i] = (float)random.NextDouble() * 0.02f;
+            Values.AsSpan(0, groupSize).Clear();
+            Scales[0] = 0f;
+        }
+
+        public WeightMatrix Pin(out System.Runtime.InteropServices.GCHandle values, out System.Runtime.InteropServices.GCHandle scales)
+        {
+            values = System.Runtime.InteropServices.GCHandle.Alloc(Values, System.Runtime.InteropServices.GCHandleType.Pinned);
+            scales = System.Runtime.InteropServices.GCHandle.Alloc(Scales, System.Runtime.InteropServices.GCHandleType.Pinned);
+            return WeightMatrix.Q8_0((sbyte*)values.AddrOfPinnedObject(), (float*)scales.AddrOfPinnedObject(), Rows, Columns, GroupSize);
+        }
+    }
+
+    /// <summary>Activations with a group of zeros and an exact tie (x / scale = 0.5) in them.</summary>
+    static float[] Activations(Random random, int n, int tokens, int groupSize)
+    {
+        var x = new float[n * tokens];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1) * 3f;
+        if (x.Length >= 2 * groupSize) x.AsSpan(groupSize, groupSize).Clear();
+        if (n * tokens >= 3 * groupSize)
+        {
+            // max 127 → scale 1: 0.5 and -2.5 round away from zero to 1 and -3 (to even they would be 0 and -2).
+            var g = x.AsSpan(2 * groupSize, groupSize);
+            g.Clear();
+            g[0] = 127f;
+            g[1] = 0.5f;
+            g[2] = -2.5f;
+        }
+        return x;
+    }
+
+    /// <summary>runq.c's quantize and matmul, as written there.</summary>
+    static float[] RunQ(Matrix w, float[] x, int tokens)
+    {
+        int n = w.Columns, gs = w.GroupSize, groups = n / gs;
+        var result = new float[tokens * w.Rows];
+        var xq = new sbyte[n];
+        var xs = new float[groups];
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int g = 0; g < groups; g++)
+            {
+                float wmax = 0f;
+                for (int i = 0; i < gs; i++) wmax = Math.Max(wmax, Math.Abs(x[t * n + g * gs + i]));
+                float scale = wmax / 127.0f;
+                xs[g] = scale;
+                for (int i = 0; i < gs; i++)
+                    xq[g * gs + i] = scale == 0f ? (sbyte)0 : (sbyte)MathF.Round(x[t * n + g * gs + i] / scale, MidpointRounding.AwayFromZero);
+            }
+            for (int r = 0; r < w.Rows; r++)
+            {
+                float val = 0f;
+                for (int g = 0; g < groups; g++)
+                {
+                    int ival = 0;
+                    for (int k = 0; k < gs; k++) ival += xq[g * gs + k] * w.Values[r * n + g * gs + k];
+                    val += ((float)ival) * w.Scales[r * groups + g] * xs[g];
+                }
+                result[t * w.Rows + r] = val;
+            }
+        }
+        return result;
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Gemm_equals_runq_bitwise_for_one_token_and_for_batches(int width)
+    {
+        var random = new Random(width);
+        var quantized = new QuantizedActivations();
+        foreach (var (n, rows, tokens, gs) in Sizes)
+        {
+            if (width > 1 && Q8Simd.WidthFor(gs, width) != width) continue; // a group this width's vectors straddle
+            var m = new Matrix(random, rows, n, gs);
+            var x = Activations(random, n, tokens, gs);
+            var expected = RunQ(m, x, tokens);
+            var w = m.Pin(out var hv, out var hs);
+            try
+            {
+                var batch = new float[rows * tokens];
+                MatMul.Single(Epilogue.Store, x, tokens, w, default, batch, quantized, width);
+                Bitwise.AssertEqual(expected, batch, $"width {width}, n {n}, rows {rows}, {tokens} tokens, group size {gs}");
+                for (int t = 0; t < tokens; t++)
+                {
+                    var single = new float[rows];
+                    MatMul.Single(Epilogue.Store, x.AsSpan(t * n, n), 1, w, default, single, quantized, width);
+                    Bitwise.AssertEqual(expected.AsSpan(t * rows, rows), single, $"width {width}, n {n}, rows {rows}, token {t}, group size {gs}");
+                }
+            }
+            finally
+            {
+                hv.Free();
+                hs.Free();
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+using System.Runtime.CompilerServices;
+
+namespace Llama2.Engine.Kernels;
+
+/// <summary>One int8 weight matrix (and W3 beside W1 for SwiGLU) and where its outputs go (tokens × rows).</summary>
+internal readonly unsafe struct Q8Projection(WeightMatrix w, WeightMatrix w3, float* output)
+{
+    public readonly WeightMatrix W = w, W3 = w3;
+    public readonly float* Out = output;
+    public int Rows => W.Rows;
+    public int Blocks => (W.Rows + Q8GemmJob.RowBlock - 1) / Q8GemmJob.RowBlock;
+}
+
+/// <summary>
+/// One int8 matmul dispatch: up to three Q8_0 projections of the same quantized activations (tokens × n,
+/// <see cref="QuantizedActivations"/>). The unit of work is a block of 16 weight rows, numbered across the projections;
+/// <see cref="Workers"/> hands out chunks of blocks, as for <see cref="GemmJob"/>.
+/// <list type="bullet">
+/// <item>One token (decoding, bound by reading the weights): each thread takes one contiguous share and reads its rows
+/// front to back, each one dot product (<see cref="Q8Tiles.Row{TInt, TFloat, TOps}"/>); the int8 values and the scales
+/// are two separate sequential streams.</item>
+/// <item>More tokens: each block is packed a panel of columns at a time and run against tiles of up to 6 tokens
+/// (<see cref="Q8Tiles.Tile{TInt, TFloat, TOps, TTokens}"/>).</item>
+/// </list>
+/// </summary>
+[SkipLocalsInit]
+internal readonly unsafe struct Q8GemmJob : IRowJob
+{
+    public const int RowBlock = 16;
+    // As GemmJob: up to this many tokens a pass is bound by reading the weights.
+    const int StreamingTokens = 8;
+    // Columns packed at a time (a multiple of the group size): 16 rows × 1024 columns × 4 bytes per pair = 32 KiB.
+    const int PanelColumns = 1024;
+    // Tokens whose running sums a block keeps at a time (16 floats each).
+    const int TokenChunk = 256;
+
+    readonly int _width, _n, _tokens, _groupSize;
+    readonly Epilogue _mode;
+    readonly short* _x;
+    readonly float* _xs;
+    readonly Q8Projection _p0, _p1, _p2;
+
+    /// <param name="width">Lanes per vector (<see cref="Q8Simd.Dispatch"/>); 1 = runq.c's scalar loop.</param>
+    public Q8GemmJob(int width, Epilogue mode, QuantizedActivations x, Q8Projection p0, Q8Projection p1, Q8Projection p2)
+    {
+        _width = width;
+        _mode = mode;
+        _x = x.Values;
+        _xs = x.Scales;
+        _n = x.Columns;
+        _tokens = x.Tokens;
+        _groupSize = x.GroupSize;
+        _p0 = p0;
+        _p1 = p1;
+        _p2 = p2;
+    }
+
+    public int Blocks => _p0.Blocks + _p1.Blocks + _p2.Blocks;
+    public long CostPerRow => (long)RowBlock * _n * _tokens * (_mode == Epilogue.SwiGlu ? 2 : 1);
+    public bool StreamsWeights => _tokens <= StreamingTokens;
+
+    public void Run(int start, int end)
+    {
+        var chunk = new Chunk(this, start, end);
+        Q8Simd.Dispatch(_width, ref chunk);
+    }
+
+    readonly struct Chunk(Q8GemmJob job, int start, int end) : IQ8WidthKernel
+    {
+        public void Run<TInt, TFloat, TOps>() where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
+        {
+            if (job._tokens == 1) job.Decode<TInt, TFloat, TOps>(start, end);
+            else job.Batch<TInt, TFloat, TOps>(start, end);
+        }
+
+        public void RunScalar() => job.Scalar(start, end);
+    }
+
+    /// <summary>The part of the chunk [start, end) in projection i: its first block there and how many (0 or less: none).</summary>
+    (Q8Projection P, int From, int Blocks) Part(int i, int start, int end)
+    {
+        var p = i == 0 ? _p0 : i == 1 ? _p1 : _p2;
+        int offset = i == 0 ? 0 : i == 1 ? _p0.Blocks : _p0.Blocks + _p1.Blocks;
+        int from = Math.Max(start, offset);
+        return (p, from - offset, Math.Min(end, offset + p.Blocks) - from);
+    }
+
+    /// <summary>Decoding: the chunk's rows of each projection one after another, W1's then W3's for SwiGLU.</summary>
+    void Decode<TInt, TFloat, TOps>(int start, int end) where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
+    {
+        int n = _n, gs = _groupSize, groups = n / gs;
+        for (int i = 0; i < 3; i++)
+        {
+            var (p, from, blocks) = Part(i, start, end);
+            if (blocks <= 0) continue;
+            int r0 = from * RowBlock, r1 = Math.Min((from + blocks) * RowBlock, p.Rows);
+            sbyte* w = p.W.Q8Values;
+            float* ws = p.W.Q8Scales, o = p.Out;
+            for (int r = r0; r < r1; r++)
+            {
+                float val = Q8Tiles.Row<TInt, TFloat, TOps>(w + (long)r * n, ws + (long)r * groups, _x, _xs, n, gs);
+                o[r] = _mode == Epilogue.Add ? o[r] + val : val;
+            }
+            if (_mode != Epilogue.SwiGlu) continue;
+            sbyte* w3 = p.W3.Q8Values;
+            float* ws3 = p.W3.Q8Scales;
+            for (int r = r0; r < r1; r++)
+                o[r] = Ops.Silu(o[r]) * Q8Tiles.Row<TInt, TFloat, TOps>(w3 + (long)r * n, ws3 + (long)r * groups, _x, _xs, n, gs);
+        }
+    }
+
+    /// <summary>runq.c's loop, for every token and row of the chunk.</summary>
+    void Scalar(int start, int end)
+    {
+        int n = _n, gs = _groupSize, groups = n / gs;
+        for (int i = 0; i < 3; i++)
+        {
+            var (p, from, blocks) = Part(i, start, end);
+            if (blocks <= 0) continue;
+            int r0 = from * RowBlock, r1 = Math.Min((from + blocks) * RowBlock, p.Rows);
+            for (int t = 0; t < _tokens; t++)
+            {
+                short* x = _x + (long)t * n;
+                float* xs = _xs + (long)t * groups, o = p.Out + (long)t * p.Rows;
+                for (int r = r0; r < r1; r++)
+                {
+                    float val = Q8Tiles.ScalarRow(p.W.Q8Values + (long)r * n, p.W.Q8Scales + (long)r * groups, x, xs, n, gs);
+                    o[r] = _mode switch
+                    {
+                        Epilogue.Store => val,
+                        Epilogue.Add => o[r] + val,
+                        _ => Ops.Silu(val) * Q8Tiles.ScalarRow(p.W3.Q8Values + (long)r * n, p.W3.Q8Scales + (long)r * groups, x, xs, n, gs),
+                    };
+                }
+            }
+        }
+    }
+
+    /// <summary>A batch: each block of the chunk, for its tokens a chunk at a time, then its outputs through the epilogue.</summary>
+    void Batch<TInt, TFloat, TOps>(int start, int end) where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
+    {
+        float* res = stackalloc float[TokenChunk * RowBlock];
+        float* res3 = stackalloc float[TokenChunk * RowBlock];
+        int panelColumns = Math.Max(_groupSize, PanelColumns / _groupSize * _groupSize);
+        int* packed = stackalloc int[RowBlock / 2 * panelColumns];
+        float* packedScales = stackalloc float[RowBlock * (panelColumns / _groupSize)];
+        for (int i = 0; i < 3; i++)
+        {
+            var (p, from, blocks) = Part(i, start, end);
+            for (int block = from; block < from + blocks; block++)
+            {
+                int row0 = block * RowBlock, rows = Math.Min(RowBlock, p.Rows - row0);
+                for (int t0 = 0; t0 < _tokens; t0 += TokenChunk)
+                {
+                    int tokens = Math.Min(TokenChunk, _tokens - t0);
+                    Block<TInt, TFloat, TOps>(p.W, row0, rows, t0, tokens, res, packed, packedScales, panelColumns);
+                    if (_mode == Epilogue.SwiGlu) Block<TInt, TFloat, TOps>(p.W3, row0, rows, t0, tokens, res3, packed, packedScales, panelColumns);
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        float* o = p.Out + (long)(t0 + t) * p.Rows + row0, rt = res + t * RowBlock, rt3 = res3 + t * RowBlock;
+                        for (int r = 0; r < rows; r++)
+                        {
+                            switch (_mode)
+                            {
+                                case Epilogue.Store: o[r] = rt[r]; break;
+                                case Epilogue.Add: o[r] += rt[r]; break;
+                                default: o[r] = Ops.Silu(rt[r]) * rt3[r]; break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>res[t · 16 + r] = row0 + r of W against token t0 + t, for 16 rows (those past the matrix give 0).</summary>
+    void Block<TInt, TFloat, TOps>(WeightMatrix w, int row0, int rows, int t0, int tokens, float* res,
+        int* packed, float* packedScales, int panelColumns)
+        where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
+    {
+        int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes;
+        new Span<float>(res, tokens * RowBlock).Clear();
+        for (int k0 = 0; k0 < n; k0 += panelColumns)
+        {
+            int columns = Math.Min(panelColumns, n - k0), panelGroups = columns / gs;
+            for (int sub = 0; sub < RowBlock; sub += lanes)
+            {
+                int subRows = Math.Clamp(rows - sub, 0, lanes);
+                sbyte* wRows = w.Q8Values + (long)(row0 + Math.Min(sub, Math.Max(rows - 1, 0))) * n;
+                float* sRows = w.Q8Scales + (long)(row0 + Math.Min(sub, Math.Max(rows - 1, 0))) * groups;
+                Q8Tiles.Pack<TInt, TFloat, TOps>(wRows, sRows, subRows, n, gs, k0, columns / 2, packed, packedScales);
+                short* x = _x + (long)t0 * n + k0;
+                float* xs = _xs + (long)t0 * groups + k0 / gs;
+                float* r = res + sub;
+                int t = 0;
+                for (; t <= tokens - 6; t += 6)
+                    Q8Tiles.Tile<TInt, TFloat, TOps, Tokens6>(packed, packedScales, panelGroups, gs, x + (long)t * n, n, xs + (long)t * groups, groups, r + t * RowBlock, RowBlock);
+                if (tokens - t >= 4)
+                {
+                    Q8Tiles.Tile<TInt, TFloat, TOps, Tokens4>(packed, packedScales, panelGroups, gs, x + (long)t * n, n, xs + (long)t * groups, groups, r + t * RowBlock, RowBlock);
+                    t += 4;
+                }
+                if (tokens - t >= 2)
+                {
+                    Q8Tiles.Tile<TInt, TFloat, TOps, Tokens2>(packed, packedScales, panelGroups, gs, x + (long)t * n, n, xs + (long)t * groups, groups, r + t * RowBlock, RowBlock);
+                    t += 2;
+                }
+                if (t < tokens)
+                    Q8Tiles.Tile<TInt, TFloat, TOps, Tokens1>(packed, packedScales, panelGroups, gs, x + (long)t * n, n, xs + (long)t * groups, groups, r + t * RowBlock, RowBlock);
+            }
+        }
+    }
+}

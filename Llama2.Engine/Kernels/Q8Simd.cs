@@ -1,0 +1,194 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Llama2.Engine.Kernels;
+
+/// <summary>
+/// The vector operations of the int8 (Q8_0) kernels, for one width. Weights are int8 and activations int8 held as int16
+/// (<see cref="QuantizedActivations"/>); a product of two int8 fits an int16, and the kernels multiply them as pairs of
+/// int16 in each 32-bit lane, adding both products into the lane's int32 (x86's <c>pmaddwd</c>, or AVX-VNNI's
+/// <c>vpdpwssd</c> where the CPU has it), so every integer sum is exact. (.NET 10 exposes no 512-bit VNNI, and this
+/// machine's CPU does not report AVX-VNNI, so here every width runs on <c>pmaddwd</c>.) The float half of the kernels
+/// (scaling each group's integer sum) runs on vectors of the same lane count.
+/// </summary>
+internal unsafe interface IQ8Ops<TInt, TFloat> where TInt : struct where TFloat : struct
+{
+    /// <summary>32-bit lanes per vector; a vector holds 2 × Lanes int16.</summary>
+    static abstract int Lanes { get; }
+    static abstract TInt Zero { get; }
+    /// <summary>2 × Lanes int8 at p, sign-extended to int16.</summary>
+    static abstract TInt Widen(sbyte* p);
+    /// <summary>2 × Lanes int16 at p.</summary>
+    static abstract TInt Load(short* p);
+    static abstract void Store(int* p, TInt v);
+    /// <summary>The two int16 at p in every lane.</summary>
+    static abstract TInt BroadcastPair(short* p);
+    /// <summary>acc + a.low · b.low + a.high · b.high in each 32-bit lane (a, b: two int16 per lane), exact.</summary>
+    static abstract TInt MultiplyAddPairs(TInt acc, TInt a, TInt b);
+    /// <summary>The sum of the lanes.</summary>
+    static abstract int Sum(TInt v);
+
+    static abstract TFloat ToFloat(TInt v);
+    static abstract TFloat ZeroFloat { get; }
+    static abstract TFloat LoadFloat(float* p);
+    static abstract TFloat BroadcastFloat(float value);
+    static abstract void StoreFloat(float* p, TFloat v);
+    static abstract TFloat Add(TFloat a, TFloat b);
+    static abstract TFloat Multiply(TFloat a, TFloat b);
+}
+
+/// <summary>Where a width has no pairwise multiply-add instruction: each int16 half of a lane sign-extended apart.</summary>
+file static class PortablePairs
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> MultiplyAdd(Vector128<int> acc, Vector128<int> a, Vector128<int> b) =>
+        acc + ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<int> a, Vector256<int> b) =>
+        acc + ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> MultiplyAdd(Vector512<int> acc, Vector512<int> a, Vector512<int> b) =>
+        acc + ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
+}
+
+internal unsafe struct Q8Ops512 : IQ8Ops<Vector512<int>, Vector512<float>>
+{
+    public static int Lanes => 16;
+    public static Vector512<int> Zero => Vector512<int>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Widen(sbyte* p) => Avx512BW.IsSupported
+        ? Avx512BW.ConvertToVector512Int16(Vector256.Load(p)).AsInt32()
+        : Vector512.Create(Q8Ops256.Widen(p), Q8Ops256.Widen(p + 16));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(short* p) => Vector512.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(int* p, Vector512<int> v) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> BroadcastPair(short* p) => Vector512.Create(*(int*)p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> MultiplyAddPairs(Vector512<int> acc, Vector512<int> a, Vector512<int> b) => Avx512BW.IsSupported
+        ? acc + Avx512BW.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16())
+        : PortablePairs.MultiplyAdd(acc, a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector512<int> v) => Vector512.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> ToFloat(Vector512<int> v) => Vector512.ConvertToSingle(v);
+    public static Vector512<float> ZeroFloat => Vector512<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadFloat(float* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> BroadcastFloat(float value) => Vector512.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFloat(float* p, Vector512<float> v) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
+}
+
+internal unsafe struct Q8Ops256 : IQ8Ops<Vector256<int>, Vector256<float>>
+{
+    public static int Lanes => 8;
+    public static Vector256<int> Zero => Vector256<int>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Widen(sbyte* p) => Avx2.IsSupported
+        ? Avx2.ConvertToVector256Int16(Vector128.Load(p)).AsInt32()
+        : Vector256.Create(Vector128.WidenLower(Vector128.Load(p)), Vector128.WidenUpper(Vector128.Load(p))).AsInt32();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(short* p) => Vector256.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(int* p, Vector256<int> v) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> BroadcastPair(short* p) => Vector256.Create(*(int*)p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MultiplyAddPairs(Vector256<int> acc, Vector256<int> a, Vector256<int> b) =>
+        AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(acc, a.AsInt16(), b.AsInt16())
+        : Avx2.IsSupported ? acc + Avx2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16())
+        : PortablePairs.MultiplyAdd(acc, a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector256<int> v) => Vector256.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> ToFloat(Vector256<int> v) => Vector256.ConvertToSingle(v);
+    public static Vector256<float> ZeroFloat => Vector256<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadFloat(float* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> BroadcastFloat(float value) => Vector256.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFloat(float* p, Vector256<float> v) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
+}
+
+internal unsafe struct Q8Ops128 : IQ8Ops<Vector128<int>, Vector128<float>>
+{
+    public static int Lanes => 4;
+    public static Vector128<int> Zero => Vector128<int>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Widen(sbyte* p) => Sse41.IsSupported
+        ? Sse41.ConvertToVector128Int16(p).AsInt32()
+        : Vector128.WidenLower(Vector64.Load(p).ToVector128Unsafe()).AsInt32();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Load(short* p) => Vector128.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(int* p, Vector128<int> v) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> BroadcastPair(short* p) => Vector128.Create(*(int*)p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> MultiplyAddPairs(Vector128<int> acc, Vector128<int> a, Vector128<int> b) =>
+        AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(acc, a.AsInt16(), b.AsInt16())
+        : Sse2.IsSupported ? acc + Sse2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16())
+        : PortablePairs.MultiplyAdd(acc, a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector128<int> v) => Vector128.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> ToFloat(Vector128<int> v) => Vector128.ConvertToSingle(v);
+    public static Vector128<float> ZeroFloat => Vector128<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LoadFloat(float* p) => Vector128.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> BroadcastFloat(float value) => Vector128.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFloat(float* p, Vector128<float> v) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
+}
+
+/// <summary>An int8 kernel written once over <see cref="IQ8Ops{TInt, TFloat}"/>; <see cref="Q8Simd.Dispatch"/> runs one width.</summary>
+internal interface IQ8WidthKernel
+{
+    void Run<TInt, TFloat, TOps>() where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>;
+    /// <summary>The scalar code, for width 1.</summary>
+    void RunScalar();
+}
+
+/// <summary>The widths of the int8 kernels: the widest the CPU accelerates whose vectors hold whole groups.</summary>
+public static class Q8Simd
+{
+    /// <summary>int32 lanes per vector on this CPU: 16, 8, 4, or 1 (scalar).</summary>
+    public static readonly int Width =
+        Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? 16 :
+        Vector256.IsHardwareAccelerated ? 8 :
+        Vector128.IsHardwareAccelerated ? 4 : 1;
+
+    /// <summary>
+    /// The width for matrices of this group size: the widest up to <paramref name="widest"/> whose vector (2 × lanes
+    /// int8) divides the group, so that no vector straddles two groups; 1 (scalar) for groups of fewer than 8 or odd sizes.
+    /// </summary>
+    public static int WidthFor(int groupSize, int widest = -1)
+    {
+        if (widest < 0) widest = Width;
+        for (int lanes = widest; lanes >= 4; lanes /= 2)
+            if (groupSize % (2 * lanes) == 0) return lanes;
+        return 1;
+    }
+
+    public static string Name => Width switch
+    {
+        16 => Avx512BW.IsSupported ? "Vector512 (AVX-512BW pmaddwd)" : "Vector512",
+        8 => AvxVnni.IsSupported ? "Vector256 (AVX-VNNI)" : Avx2.IsSupported ? "Vector256 (AVX2 pmaddwd)" : "Vector256",
+        4 => "Vector128",
+        _ => "scalar",
+    };
+
+    /// <summary>Runs <paramref name="kernel"/> at <paramref name="width"/> lanes: 16, 8 or 4, anything else scalar.</summary>
+    internal static void Dispatch<TKernel>(int width, ref TKernel kernel) where TKernel : struct, IQ8WidthKernel
+    {
+        switch (width)
+        {
+            case 16: kernel.Run<Vector512<int>, Vector512<float>, Q8Ops512>(); break;
+            case 8: kernel.Run<Vector256<int>, Vector256<float>, Q8Ops256>(); break;
+            case 4: kernel.Run<Vector128<int>, Vector128<float>, Q8Ops128>(); break;
+            default: kernel.RunScalar(); break;
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using System.Runtime.InteropServices;
+using Llama2.Engine.Kernels;
+
+namespace Llama2.Engine.Model;
+
+/// <summary>
+/// Turns an fp32 checkpoint (version 0 or 1) into llama2.c's version 2 (Q8_0), exactly as <c>export.py --version 2</c>
+/// writes it: the header (magic, version 2, the seven config ints, the shared-classifier byte, the group size, zeros
+/// to 256 bytes), the norms in fp32, then each matrix quantized by <see cref="WeightQuantizer"/>, its int8 values
+/// followed by its scales: the embedding, every layer's wq, then every layer's wk, wv, wo, w1, w2, w3, and the
+/// classifier unless it is the embedding. To a file (<see cref="QuantizeFile"/>) or to memory
+/// (<see cref="Checkpoint.QuantizeInMemory"/>), through the same <see cref="Write"/>.
+/// </summary>
+public static class CheckpointQuantizer
+{
+    /// <summary>export.py's default group size.</summary>
+    public const int DefaultGroupSize = 64;
+
+    /// <summary>
+    /// The group size a model of this shape is quantized with: <paramref name="requested"/>, halved while it does not
+    /// divide dim (export.py's back-off) or hidden_dim (where export.py would write groups that straddle rows of w2, whose
+    /// ends runq.c silently skips). Stories42M (dim 512, hidden 1376) gets 32, every other shape we know 64.
+    /// </summary>
+    public static int FitGroupSize(ModelConfig config, int requested)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(requested);
+        int groupSize = requested;
+        while (config.Dim % groupSize != 0 || config.HiddenDim % groupSize != 0) groupSize /= 2;
+        return groupSize;
+    }
+
+    /// <summary>
+    /// The version 2 layout of <paramref name="source"/> quantized with <paramref name="groupSize"/>. The classifier is
+    /// shared when the source says so, or, as export.py decides it, when an unshared classifier equals the embedding.
+    /// </summary>
+    public static CheckpointLayout LayoutFor(Checkpoint source, int groupSize)
+    {
+        if (source.Layout.Format != WeightFormat.F32)
+            throw new CheckpointFormatException(source.Path, $"is already quantized ({source.Layout.Format}, version {source.Layout.Version})");
+        var config = source.Config;
+        if (CheckpointLayout.GroupSizeProblem(config, groupSize) is { } problem)
+            throw new ArgumentException(problem, nameof(groupSize));
+        if (!config.SharedClassifier && Floats(source, TensorKind.Classifier, 0).SequenceEqual(Floats(source, TensorKind.TokenEmbedding, 0)))
+            config = config with { SharedClassifier = true };
+        return new CheckpointLayout(config, 2, groupSize);
+    }
+
+    /// <summary>One layer's part of an fp32 tensor of the source.</summary>
+    static unsafe ReadOnlySpan<float> Floats(Checkpoint source, TensorKind tensor, int layer) =>
+        MemoryMarshal.Cast<byte, float>(source.Bytes(source.Layout.OffsetOf(tensor, layer),
+            checked((int)(source.Layout.LayerElementCount(tensor) * sizeof(float)))));
+
+    /// <summary>
+    /// Writes the version 2 checkpoint <paramref name="target"/> (from <see cref="LayoutFor"/>) of the fp32
+    /// <paramref name="source"/> to <paramref name="destination"/>, from its first byte to its last in order.
+    /// <paramref name="progress"/> gets the fraction done.
+    /// </summary>
+    public static void Write(Checkpoint source, CheckpointLayout target, Stream destination,
+        IProgress<double>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (target.Version != 2 || target.Config with { SharedClassifier = source.Config.SharedClassifier } != source.Config)
+            throw new ArgumentException("the target is not a version 2 layout of the source's shape", nameof(target));
+        destination.Write(CheckpointHeader.Write(target));
+        long written = target.HeaderBytes;
+        var values = new sbyte[1 << 20];
+        var scales = Array.Empty<float>();
+        foreach (var tensor in target.Order)
+        {
+            for (int layer = 0; layer < target.LayerCount(tensor); layer++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var weights = Floats(source, tensor, layer);
+                if (!target.IsQuantized(tensor))
+                {
+                    destination.Write(MemoryMarshal.AsBytes(weights));
+                }
+                else
+                {
+                    // The values in chunks of whole groups as they are made, then all the scales.
+                    int groups = weights.Length / target.GroupSize;
+                    if (scales.Length < groups) scales = new float[groups];
+                    int chunk = values.Length / target.GroupSize * target.GroupSize;
+                    for (int start = 0; start < weights.Length; start += chunk)
+                    {
+                        int count = Math.Min(chunk, weights.Length - start);
+                        WeightQuantizer.Quantize(weights.Slice(start, count), values, scales.AsSpan(start / target.GroupSize), target.GroupSize);
+                        destination.Write(MemoryMarshal.AsBytes(values.AsSpan(0, count)));
+                    }
+                    destination.Write(MemoryMarshal.AsBytes(scales.AsSpan(0, groups)));
+                }
+                written += target.LayerBytes(tensor);
+                progress?.Report((double)written / target.FileBytes);
+            }
+        }
+        if (written != target.FileBytes) throw new InvalidOperationException($"wrote {written} bytes of {target.FileBytes}");
+    }
+
+    /// <summary>
+    /// Quantizes the fp32 checkpoint at <paramref name="input"/> into a version 2 file at <paramref name="output"/>.
+    /// The file is written under a temporary name beside it and renamed when complete, so <paramref name="output"/>
+    /// never holds a partial file. Returns the layout written (its group size after <see cref="FitGroupSize"/>).
+    /// </summary>
+    public static CheckpointLayout QuantizeFile(string input, string output, int groupSize = DefaultGroupSize,
+        IProgress<double>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var source = Checkpoint.Open(input);
+        var layout = LayoutFor(source, FitGroupSize(source.Config, groupSize));
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(output))!;
+        string temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(output)}.{Guid.NewGuid():N}.partial");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                stream.SetLength(layout.FileBytes); // fails now, not at the end, when the disk is too small
+                Write(source, layout, stream, progress, cancellationToken);
+            }
+            File.Move(temporary, output, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary); // gone already after the move
+        }
+        return layout;
+    }
+}
