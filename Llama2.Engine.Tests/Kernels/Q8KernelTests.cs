@@ -125,4 +125,72 @@ public sealed unsafe class Q8KernelTests
             }
         }
     }
+
+    /// <summary>
+    /// q/k/v in one dispatch, SwiGLU and a projection added to the residual, at every width, for one token and for a
+    /// batch, against the plain matmuls; large enough to be split across the threads, with chunks that straddle q, k and v.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Fused_operations_equal_their_steps_bitwise(int width)
+    {
+        const int n = 256, gs = 32, dq = 300, dk = 100, hidden = 180;
+        var random = new Random(40 + width);
+        Matrix mq = new(random, dq, n, gs), mk = new(random, dk, n, gs), mv = new(random, dk, n, gs);
+        Matrix m1 = new(random, hidden, n, gs), m3 = new(random, hidden, n, gs);
+        var handles = new List<System.Runtime.InteropServices.GCHandle>();
+        WeightMatrix Pin(Matrix m)
+        {
+            var w = m.Pin(out var hv, out var hs);
+            handles.Add(hv);
+            handles.Add(hs);
+            return w;
+        }
+        WeightMatrix wq = Pin(mq), wk = Pin(mk), wv = Pin(mv), w1 = Pin(m1), w3 = Pin(m3);
+        var quantized = new QuantizedActivations();
+        try
+        {
+            foreach (int tokens in new[] { 1, 3, 8 })
+            {
+                var x = Activations(random, n, tokens, gs);
+                float[] q = new float[dq * tokens], k = new float[dk * tokens], v = new float[dk * tokens];
+                MatMul.Gemm3(x, tokens, wq, q, wk, k, wv, v, quantized, width);
+                Bitwise.AssertEqual(RunQ(mq, x, tokens), q, $"q, {tokens} tokens");
+                Bitwise.AssertEqual(RunQ(mk, x, tokens), k, $"k, {tokens} tokens");
+                Bitwise.AssertEqual(RunQ(mv, x, tokens), v, $"v, {tokens} tokens");
+
+                var h = new float[hidden * tokens];
+                MatMul.Single(Epilogue.SwiGlu, x, tokens, w1, w3, h, quantized, width);
+                float[] h1 = RunQ(m1, x, tokens), h3 = RunQ(m3, x, tokens);
+                Ops.SwiGlu(h1, h3);
+                Bitwise.AssertEqual(h1, h, $"swiglu, {tokens} tokens");
+
+                var residual = Activations(random, dq, tokens, gs);
+                var added = residual.ToArray();
+                MatMul.Single(Epilogue.Add, x, tokens, wq, default, added, quantized, width);
+                var expected = RunQ(mq, x, tokens);
+                for (int i = 0; i < expected.Length; i++) expected[i] += residual[i];
+                Bitwise.AssertEqual(expected, added, $"x += w · x, {tokens} tokens");
+            }
+        }
+        finally
+        {
+            foreach (var handle in handles) handle.Free();
+        }
+    }
+
+    [Fact]
+    public void Activations_are_quantized_as_runq_does()
+    {
+        var quantized = new QuantizedActivations();
+        // Group 1: max 127 → scale 1, and ties round away from zero (C's round): 0.5 → 1, −1.5 → −2, 2.5 → 3 (ties to
+        // even would give 0, −2, 2); 0.4999 → 0. Group 2: max 2.54 → scale 0.02. Group 3: zeros → scale 0, values 0.
+        float[] x = [127f, 0.5f, -1.5f, 2.5f, 0.4999f, .. new float[11], -2.54f, 1.27f, .. new float[14], .. new float[16]];
+        quantized.Quantize(x, 48, 1, 16);
+        Assert.Equal([1f, 2.54f / 127f, 0f], new[] { quantized.Scales[0], quantized.Scales[1], quantized.Scales[2] });
+        Assert.Equal([127, 1, -2, 3, 0], Enumerable.Range(0, 5).Select(i => (int)quantized.Values[i]));
+        Assert.Equal(-127, quantized.Values[16]);
+        Assert.Equal(64, quantized.Values[17]); // 1.27 / 0.02
+        for (int i = 32; i < 48; i++) Assert.Equal(0, quantized.Values[i]);
+    }
 }
