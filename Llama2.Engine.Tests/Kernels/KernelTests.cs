@@ -226,6 +226,42 @@ public sealed class KernelTests
             }
     }
 
+    /// <summary>
+    /// runq.c's attention (<see cref="Summation.InOrder"/>), written out plainly here: each score q · k summed term by term
+    /// and divided by √headSize, softmax, each output element a product then a sum over the positions in order.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public unsafe void Attention_head_in_order_equals_runq_bitwise(int width)
+    {
+        var random = new Random(12);
+        foreach (int headSize in new[] { 8, 20, 48, 64, 128 })
+            foreach (int len in new[] { 1, 3, 4, 5, 15, 16, 17, 33, 100 })
+            {
+                int stride = headSize * 3;
+                var q = RandomArray(random, headSize);
+                var cache = RandomArray(random, len * stride * 2);
+                var output = new float[headSize];
+                var att = new float[len];
+                fixed (float* pq = q, pc = cache, po = output, pa = att)
+                    Attention.Head(width, pq, pc + headSize, pc + len * stride + headSize, stride, len, headSize, pa, po, Summation.InOrder);
+
+                var scores = new float[len];
+                for (int t = 0; t < len; t++)
+                {
+                    float score = 0f;
+                    for (int i = 0; i < headSize; i++) score += q[i] * cache[t * stride + headSize + i];
+                    scores[t] = score / MathF.Sqrt(headSize);
+                }
+                Ops.Softmax(scores);
+                var expected = new float[headSize];
+                for (int t = 0; t < len; t++)
+                    for (int i = 0; i < headSize; i++) expected[i] += scores[t] * cache[len * stride + t * stride + headSize + i];
+                Bitwise.AssertEqual(scores, att, $"scores, width {width}, head size {headSize}, {len} positions");
+                Bitwise.AssertEqual(expected, output, $"output, width {width}, head size {headSize}, {len} positions");
+            }
+    }
+
     public static TheoryData<int, int, int, int, int, int> Models => new()
     {
         // dim, hidden, layers, heads, kv heads, prompt length

@@ -193,4 +193,47 @@ public sealed unsafe class Q8KernelTests
         Assert.Equal(64, quantized.Values[17]); // 1.27 / 0.02
         for (int i = 32; i < 48; i++) Assert.Equal(0, quantized.Values[i]);
     }
+
+    /// <summary>
+    /// An int8 model: a prompt through Prefill, and a batch of several sequences, give bit for bit the logits of feeding
+    /// the tokens one at a time (decoding's kernels against the batches' packed ones).
+    /// </summary>
+    [Theory]
+    [InlineData(64, 172, 4, 2, 40)]   // group size 4 (hidden 172 = 4 · 43): runq.c's scalar loop
+    [InlineData(96, 256, 6, 3, 130)]  // group size 32; the prompt spans two prefill batches
+    [InlineData(128, 384, 4, 4, 9)]   // group size 64
+    public void Int8_prefill_gives_the_logits_of_token_by_token_forward_bitwise(int dim, int hidden, int heads, int kvHeads, int promptLength)
+    {
+        var config = new Llama2.Engine.Model.ModelConfig(dim, hidden, 2, heads, kvHeads, VocabSize: 97, SeqLen: 160, SharedClassifier: false);
+        using var dir = new TempDirectory();
+        string path = dir.File("model.bin");
+        Llama2.Engine.Model.CheckpointWriter.WriteRandom(path, config, version: 1, seed: 9);
+        using var fp32 = Llama2.Engine.Model.Checkpoint.Open(path);
+        using var q8 = Llama2.Engine.Model.Checkpoint.QuantizeInMemory(fp32, cancellationToken: TestContext.Current.CancellationToken);
+        var transformer = new Llama2.Engine.Inference.Transformer(q8);
+        Assert.Equal(WeightFormat.Q8_0, transformer.Format);
+        var random = new Random(5);
+        var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(config.VocabSize)).ToArray();
+
+        var stepped = transformer.CreateState();
+        var expected = new List<float[]>();
+        for (int pos = 0; pos < prompt.Length; pos++) expected.Add(transformer.Forward(prompt[pos], pos, stepped).ToArray());
+
+        var batched = transformer.CreateState();
+        Bitwise.AssertEqual(expected[^1], transformer.Prefill(prompt, 0, batched), "logits after the prompt");
+        Bitwise.AssertEqual(transformer.Forward(5, prompt.Length, stepped), transformer.Forward(5, prompt.Length, batched), "next token");
+
+        // Three sequences stepped together, each at its own position, as the scheduler runs them.
+        var states = Enumerable.Range(0, 3).Select(_ => transformer.CreateState()).ToArray();
+        var batch = new Llama2.Engine.Inference.TokenBatch(config, 3, 3);
+        for (int step = 0; step < Math.Min(12, prompt.Length); step++)
+        {
+            batch.Clear();
+            for (int s = 0; s < 3; s++)
+                if (step >= s) batch.Add(states[s], prompt[step - s], step - s, logits: true);
+            transformer.Forward(batch);
+            for (int s = 0, index = 0; s < 3; s++)
+                if (step >= s) Bitwise.AssertEqual(expected[step - s], batch.Logits(index++), $"sequence {s} at position {step - s}");
+        }
+    }
 }

@@ -151,7 +151,24 @@ public static unsafe class Attention
         where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         float divisor = MathF.Sqrt(headSize);
-        int t = 0;
+        int t = 0, w = TOps.Width;
+        if (w > 1 && headSize % w == 0)
+        {
+            // Width positions at once, one per lane: a square of their keys is transposed so that each vector holds
+            // element i of every position's key, and the lanes' sums go on term by term in order.
+            float* columns = stackalloc float[w * w];
+            var div = TOps.Broadcast(divisor);
+            for (; t <= len - w; t += w)
+            {
+                TVec score = TOps.Zero;
+                for (int i0 = 0; i0 < headSize; i0 += w)
+                {
+                    TOps.LoadTransposed(keys + t * stride + i0, stride, columns);
+                    for (int i = 0; i < w; i++) score = TOps.Add(score, TOps.Multiply(TOps.Broadcast(q[i0 + i]), TOps.Load(columns + i * w)));
+                }
+                TOps.Store(att + t, TOps.Divide(score, div));
+            }
+        }
         for (; t <= len - 4; t += 4)
         {
             float* k0 = keys + t * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
@@ -178,7 +195,7 @@ public static unsafe class Attention
         }
         Ops.Softmax(new Span<float>(att, len));
 
-        int w = TOps.Width, j = 0;
+        int j = 0;
         for (; j <= headSize - w; j += w)
         {
             TVec o = TOps.Zero;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Llama2.Engine.Kernels;
 
@@ -156,19 +157,37 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
                     Block<TInt, TFloat, TOps>(p.W, row0, rows, t0, tokens, res, packed, packedScales, panelColumns);
                     if (_mode == Epilogue.SwiGlu) Block<TInt, TFloat, TOps>(p.W3, row0, rows, t0, tokens, res3, packed, packedScales, panelColumns);
                     for (int t = 0; t < tokens; t++)
-                    {
-                        float* o = p.Out + (long)(t0 + t) * p.Rows + row0, rt = res + t * RowBlock, rt3 = res3 + t * RowBlock;
-                        for (int r = 0; r < rows; r++)
-                        {
-                            switch (_mode)
-                            {
-                                case Epilogue.Store: o[r] = rt[r]; break;
-                                case Epilogue.Add: o[r] += rt[r]; break;
-                                default: o[r] = Ops.Silu(rt[r]) * rt3[r]; break;
-                            }
-                        }
-                    }
+                        Finish(p.Out + (long)(t0 + t) * p.Rows + row0, res + t * RowBlock, res3 + t * RowBlock, rows);
                 }
+            }
+        }
+    }
+
+    /// <summary>A token's outputs of a block through the epilogue, four at a time where they can be.</summary>
+    void Finish(float* o, float* res, float* res3, int rows)
+    {
+        int r = 0;
+        if (_mode != Epilogue.SwiGlu || Exp.IsVectorized)
+        {
+            // silu with glibc's expf vectorized: the same bits as one at a time.
+            for (; r <= rows - 4; r += 4)
+            {
+                var v = Vector128.Load(res + r);
+                switch (_mode)
+                {
+                    case Epilogue.Store: v.Store(o + r); break;
+                    case Epilogue.Add: (Vector128.Load(o + r) + v).Store(o + r); break;
+                    default: (Ops.Silu(v) * Vector128.Load(res3 + r)).Store(o + r); break;
+                }
+            }
+        }
+        for (; r < rows; r++)
+        {
+            switch (_mode)
+            {
+                case Epilogue.Store: o[r] = res[r]; break;
+                case Epilogue.Add: o[r] += res[r]; break;
+                default: o[r] = Ops.Silu(res[r]) * res3[r]; break;
             }
         }
     }

@@ -28,6 +28,11 @@ internal unsafe interface IQ8Ops<TInt, TFloat> where TInt : struct where TFloat 
     static abstract TInt MultiplyAddPairs(TInt acc, TInt a, TInt b);
     /// <summary>The sum of the lanes.</summary>
     static abstract int Sum(TInt v);
+    /// <summary>
+    /// Lanes rows (n int8 apart) of 2 × Lanes int8 each, sign-extended to pairs of int16 and transposed: pair j of row r
+    /// to 32-bit lane j · Lanes + r of <paramref name="destination"/>.
+    /// </summary>
+    static abstract void PackPairs(sbyte* w, long n, int* destination);
 
     static abstract TFloat ToFloat(TInt v);
     static abstract TFloat ZeroFloat { get; }
@@ -39,8 +44,16 @@ internal unsafe interface IQ8Ops<TInt, TFloat> where TInt : struct where TFloat 
 }
 
 /// <summary>Where a width has no pairwise multiply-add instruction: each int16 half of a lane sign-extended apart.</summary>
-file static class PortablePairs
+file static unsafe class PortablePairs
 {
+    /// <summary><see cref="IQ8Ops{TInt, TFloat}.PackPairs"/> one pair at a time.</summary>
+    public static void Pack(sbyte* w, long n, int* destination, int lanes)
+    {
+        for (int r = 0; r < lanes; r++)
+            for (int j = 0; j < lanes; j++)
+                destination[j * lanes + r] = (int)(ushort)(short)w[r * n + 2 * j] | (w[r * n + 2 * j + 1] << 16);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> MultiplyAdd(Vector128<int> acc, Vector128<int> a, Vector128<int> b) =>
         acc + ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
@@ -74,6 +87,26 @@ internal unsafe struct Q8Ops512 : IQ8Ops<Vector512<int>, Vector512<float>>
         : PortablePairs.MultiplyAdd(acc, a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector512<int> v) => Vector512.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PackPairs(sbyte* w, long n, int* destination)
+    {
+        if (!Transposes.IsAccelerated(16) || !Avx512BW.IsSupported)
+        {
+            PortablePairs.Pack(w, n, destination, 16);
+            return;
+        }
+        Vector512<int> r0 = Widen(w), r1 = Widen(w + n), r2 = Widen(w + 2 * n), r3 = Widen(w + 3 * n);
+        Vector512<int> r4 = Widen(w + 4 * n), r5 = Widen(w + 5 * n), r6 = Widen(w + 6 * n), r7 = Widen(w + 7 * n);
+        Vector512<int> r8 = Widen(w + 8 * n), r9 = Widen(w + 9 * n), r10 = Widen(w + 10 * n), r11 = Widen(w + 11 * n);
+        Vector512<int> r12 = Widen(w + 12 * n), r13 = Widen(w + 13 * n), r14 = Widen(w + 14 * n), r15 = Widen(w + 15 * n);
+        Transposes.Square(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7,
+            ref r8, ref r9, ref r10, ref r11, ref r12, ref r13, ref r14, ref r15);
+        r0.Store(destination); r1.Store(destination + 16); r2.Store(destination + 32); r3.Store(destination + 48);
+        r4.Store(destination + 64); r5.Store(destination + 80); r6.Store(destination + 96); r7.Store(destination + 112);
+        r8.Store(destination + 128); r9.Store(destination + 144); r10.Store(destination + 160); r11.Store(destination + 176);
+        r12.Store(destination + 192); r13.Store(destination + 208); r14.Store(destination + 224); r15.Store(destination + 240);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> ToFloat(Vector512<int> v) => Vector512.ConvertToSingle(v);
     public static Vector512<float> ZeroFloat => Vector512<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadFloat(float* p) => Vector512.Load(p);
@@ -104,6 +137,21 @@ internal unsafe struct Q8Ops256 : IQ8Ops<Vector256<int>, Vector256<float>>
         : PortablePairs.MultiplyAdd(acc, a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector256<int> v) => Vector256.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PackPairs(sbyte* w, long n, int* destination)
+    {
+        if (!Transposes.IsAccelerated(8))
+        {
+            PortablePairs.Pack(w, n, destination, 8);
+            return;
+        }
+        Vector256<int> r0 = Widen(w), r1 = Widen(w + n), r2 = Widen(w + 2 * n), r3 = Widen(w + 3 * n);
+        Vector256<int> r4 = Widen(w + 4 * n), r5 = Widen(w + 5 * n), r6 = Widen(w + 6 * n), r7 = Widen(w + 7 * n);
+        Transposes.Square(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        r0.Store(destination); r1.Store(destination + 8); r2.Store(destination + 16); r3.Store(destination + 24);
+        r4.Store(destination + 32); r5.Store(destination + 40); r6.Store(destination + 48); r7.Store(destination + 56);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> ToFloat(Vector256<int> v) => Vector256.ConvertToSingle(v);
     public static Vector256<float> ZeroFloat => Vector256<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadFloat(float* p) => Vector256.Load(p);
@@ -134,6 +182,19 @@ internal unsafe struct Q8Ops128 : IQ8Ops<Vector128<int>, Vector128<float>>
         : PortablePairs.MultiplyAdd(acc, a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector128<int> v) => Vector128.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PackPairs(sbyte* w, long n, int* destination)
+    {
+        if (!Transposes.IsAccelerated(4))
+        {
+            PortablePairs.Pack(w, n, destination, 4);
+            return;
+        }
+        Vector128<int> r0 = Widen(w), r1 = Widen(w + n), r2 = Widen(w + 2 * n), r3 = Widen(w + 3 * n);
+        Transposes.Square(ref r0, ref r1, ref r2, ref r3);
+        r0.Store(destination); r1.Store(destination + 4); r2.Store(destination + 8); r3.Store(destination + 12);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> ToFloat(Vector128<int> v) => Vector128.ConvertToSingle(v);
     public static Vector128<float> ZeroFloat => Vector128<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LoadFloat(float* p) => Vector128.Load(p);

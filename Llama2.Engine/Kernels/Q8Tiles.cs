@@ -72,16 +72,19 @@ internal static unsafe class Q8Tiles
         int lanes = TOps.Lanes, groupsPerRow = n / groupSize, g0 = k0 / groupSize, groups = 2 * pairs / groupSize;
         for (int r = 0; r < lanes; r++)
         {
-            if (r >= rows)
-            {
-                for (int j = 0; j < pairs; j++) packed[j * lanes + r] = 0;
-                for (int g = 0; g < groups; g++) packedScales[g * lanes + r] = 0f;
-                continue;
-            }
-            sbyte* row = w + (long)r * n + k0;
-            for (int j = 0; j < pairs; j++) packed[j * lanes + r] = (int)(ushort)(short)row[2 * j] | (row[2 * j + 1] << 16);
             float* scales = ws + (long)r * groupsPerRow + g0;
-            for (int g = 0; g < groups; g++) packedScales[g * lanes + r] = scales[g];
+            for (int g = 0; g < groups; g++) packedScales[g * lanes + r] = r < rows ? scales[g] : 0f;
+        }
+        if (rows == lanes && pairs % lanes == 0)
+        {
+            // A square of lanes rows × lanes pairs at a time, transposed in registers.
+            for (int j = 0; j < pairs; j += lanes) TOps.PackPairs(w + k0 + 2 * j, n, packed + j * lanes);
+            return;
+        }
+        for (int r = 0; r < lanes; r++)
+        {
+            sbyte* row = w + (long)r * n + k0;
+            for (int j = 0; j < pairs; j++) packed[j * lanes + r] = r < rows ? (int)(ushort)(short)row[2 * j] | (row[2 * j + 1] << 16) : 0;
         }
     }
 

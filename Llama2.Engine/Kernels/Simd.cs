@@ -20,12 +20,38 @@ internal unsafe interface IVectorOps<TVec> where TVec : struct
     static abstract float Sum(TVec v);
     static abstract TVec Add(TVec a, TVec b);
     static abstract TVec Multiply(TVec a, TVec b);
+    static abstract TVec Divide(TVec a, TVec b);
+    /// <summary>
+    /// Width rows of Width floats (<paramref name="stride"/> apart) into <paramref name="destination"/> transposed:
+    /// element j of row r to destination[j · Width + r] (<see cref="Transposes"/>).
+    /// </summary>
+    static abstract void LoadTransposed(float* source, long stride, float* destination);
 }
 
 internal unsafe struct Ops512 : IVectorOps<Vector512<float>>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadTransposed(float* source, long stride, float* destination)
+    {
+        if (!Transposes.IsAccelerated(16))
+        {
+            Transposes.Portable(source, stride, destination, 16);
+            return;
+        }
+        Vector512<int> r0 = Row(0), r1 = Row(1), r2 = Row(2), r3 = Row(3), r4 = Row(4), r5 = Row(5), r6 = Row(6), r7 = Row(7);
+        Vector512<int> r8 = Row(8), r9 = Row(9), r10 = Row(10), r11 = Row(11), r12 = Row(12), r13 = Row(13), r14 = Row(14), r15 = Row(15);
+        Transposes.Square(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7,
+            ref r8, ref r9, ref r10, ref r11, ref r12, ref r13, ref r14, ref r15);
+        int* d = (int*)destination;
+        r0.Store(d); r1.Store(d + 16); r2.Store(d + 32); r3.Store(d + 48); r4.Store(d + 64); r5.Store(d + 80); r6.Store(d + 96); r7.Store(d + 112);
+        r8.Store(d + 128); r9.Store(d + 144); r10.Store(d + 160); r11.Store(d + 176); r12.Store(d + 192); r13.Store(d + 208); r14.Store(d + 224); r15.Store(d + 240);
+
+        Vector512<int> Row(int r) => Vector512.Load((int*)(source + r * stride));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
     public static int Width => 16;
     public static Vector512<float> Zero => Vector512<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
@@ -39,8 +65,25 @@ internal unsafe struct Ops512 : IVectorOps<Vector512<float>>
 
 internal unsafe struct Ops256 : IVectorOps<Vector256<float>>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadTransposed(float* source, long stride, float* destination)
+    {
+        if (!Transposes.IsAccelerated(8))
+        {
+            Transposes.Portable(source, stride, destination, 8);
+            return;
+        }
+        Vector256<int> r0 = Row(0), r1 = Row(1), r2 = Row(2), r3 = Row(3), r4 = Row(4), r5 = Row(5), r6 = Row(6), r7 = Row(7);
+        Transposes.Square(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        int* d = (int*)destination;
+        r0.Store(d); r1.Store(d + 8); r2.Store(d + 16); r3.Store(d + 24); r4.Store(d + 32); r5.Store(d + 40); r6.Store(d + 48); r7.Store(d + 56);
+
+        Vector256<int> Row(int r) => Vector256.Load((int*)(source + r * stride));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
     public static int Width => 8;
     public static Vector256<float> Zero => Vector256<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
@@ -54,8 +97,24 @@ internal unsafe struct Ops256 : IVectorOps<Vector256<float>>
 
 internal unsafe struct Ops128 : IVectorOps<Vector128<float>>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadTransposed(float* source, long stride, float* destination)
+    {
+        if (!Transposes.IsAccelerated(4))
+        {
+            Transposes.Portable(source, stride, destination, 4);
+            return;
+        }
+        Vector128<int> r0 = Vector128.Load((int*)source), r1 = Vector128.Load((int*)(source + stride));
+        Vector128<int> r2 = Vector128.Load((int*)(source + 2 * stride)), r3 = Vector128.Load((int*)(source + 3 * stride));
+        Transposes.Square(ref r0, ref r1, ref r2, ref r3);
+        int* d = (int*)destination;
+        r0.Store(d); r1.Store(d + 4); r2.Store(d + 8); r3.Store(d + 12);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
     public static int Width => 4;
     public static Vector128<float> Zero => Vector128<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* p) => Vector128.Load(p);
@@ -69,8 +128,10 @@ internal unsafe struct Ops128 : IVectorOps<Vector128<float>>
 
 internal unsafe struct OpsScalar : IVectorOps<float>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void LoadTransposed(float* source, long stride, float* destination) => *destination = *source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Multiply(float a, float b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Divide(float a, float b) => a / b;
     public static int Width => 1;
     public static float Zero => 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(float* p) => *p;
