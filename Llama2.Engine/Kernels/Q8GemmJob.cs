@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Llama2.Engine.Kernels;
 
@@ -14,26 +15,27 @@ internal readonly unsafe struct Q8Projection(WeightMatrix w, WeightMatrix w3, fl
 
 /// <summary>
 /// One int8 matmul dispatch: up to three Q8_0 projections of the same quantized activations (tokens × n,
-/// <see cref="QuantizedActivations"/>). The unit of work is a block of 16 weight rows, numbered across the projections;
+/// <see cref="QuantizedActivations"/>). The unit of work is a block of 32 weight rows, numbered across the projections;
 /// <see cref="Workers"/> hands out chunks of blocks, as for <see cref="GemmJob"/>.
 /// <list type="bullet">
 /// <item>One token (decoding, bound by reading the weights): each thread takes one contiguous share and reads its rows
 /// front to back, each one dot product (<see cref="Q8Tiles.Row{TInt, TFloat, TOps}"/>); the int8 values and the scales
 /// are two separate sequential streams.</item>
-/// <item>More tokens: each block is packed a panel of columns at a time and run against tiles of up to 6 tokens
-/// (<see cref="Q8Tiles.Tile{TInt, TFloat, TOps, TTokens}"/>).</item>
+/// <item>More tokens: each block is packed a panel of columns at a time, and tiles of up to 6 tokens go over one or two
+/// packed sub-blocks of rows at once (<see cref="Q8Tiles.Tile{TInt, TFloat, TOps, TTokens, TBlocks}"/>).</item>
 /// </list>
 /// </summary>
 [SkipLocalsInit]
 internal readonly unsafe struct Q8GemmJob : IRowJob
 {
-    public const int RowBlock = 16;
+    public const int RowBlock = 32;
     // As GemmJob: up to this many tokens a pass is bound by reading the weights.
     const int StreamingTokens = 8;
-    // Columns packed at a time (a multiple of the group size): 16 rows × 1024 columns × 4 bytes per pair = 32 KiB.
-    const int PanelColumns = 1024;
-    // Tokens whose running sums a block keeps at a time (16 floats each).
-    const int TokenChunk = 256;
+    // Columns packed at a time (a multiple of the group size): two blocks of up to 16 rows × 512 columns × 2 bytes
+    // = 32 KiB, which stay in L1 while the tiles of tokens go over them.
+    const int PanelColumns = 512;
+    // Tokens whose running sums a block keeps at a time (RowBlock floats each).
+    const int TokenChunk = 128;
 
     readonly int _width, _n, _tokens, _groupSize;
     readonly Epilogue _mode;
@@ -143,8 +145,8 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
         float* res = stackalloc float[TokenChunk * RowBlock];
         float* res3 = stackalloc float[TokenChunk * RowBlock];
         int panelColumns = Math.Max(_groupSize, PanelColumns / _groupSize * _groupSize);
-        int* packed = stackalloc int[RowBlock / 2 * panelColumns];
-        float* packedScales = stackalloc float[RowBlock * (panelColumns / _groupSize)];
+        int* packed = stackalloc int[2 * 16 * panelColumns / 2];
+        float* packedScales = stackalloc float[2 * 16 * (panelColumns / _groupSize)];
         for (int i = 0; i < 3; i++)
         {
             var (p, from, blocks) = Part(i, start, end);
@@ -192,41 +194,58 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
         }
     }
 
-    /// <summary>res[t · 16 + r] = row0 + r of W against token t0 + t, for 16 rows (those past the matrix give 0).</summary>
+    /// <summary>res[t · RowBlock + r] = row0 + r of W against token t0 + t, for RowBlock rows (those past the matrix give 0).</summary>
     void Block<TInt, TFloat, TOps>(WeightMatrix w, int row0, int rows, int t0, int tokens, float* res,
         int* packed, float* packedScales, int panelColumns)
         where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
         int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes;
+        // Two packed blocks side by side where there are registers for them (32 with AVX-512), one otherwise.
+        int blocksAtOnce = Avx512F.IsSupported ? 2 : 1;
+        int blockStride = lanes * (panelColumns / 2), scalesStride = lanes * (panelColumns / gs);
         new Span<float>(res, tokens * RowBlock).Clear();
         for (int k0 = 0; k0 < n; k0 += panelColumns)
         {
             int columns = Math.Min(panelColumns, n - k0), panelGroups = columns / gs;
-            for (int sub = 0; sub < RowBlock; sub += lanes)
+            for (int sub = 0; sub < RowBlock; sub += blocksAtOnce * lanes)
             {
-                int subRows = Math.Clamp(rows - sub, 0, lanes);
-                sbyte* wRows = w.Q8Values + (long)(row0 + Math.Min(sub, Math.Max(rows - 1, 0))) * n;
-                float* sRows = w.Q8Scales + (long)(row0 + Math.Min(sub, Math.Max(rows - 1, 0))) * groups;
-                Q8Tiles.Pack<TInt, TFloat, TOps>(wRows, sRows, subRows, n, gs, k0, columns / 2, packed, packedScales);
+                for (int b = 0; b < blocksAtOnce; b++)
+                {
+                    int first = sub + b * lanes, blockRows = Math.Clamp(rows - first, 0, lanes);
+                    int row = row0 + Math.Min(first, Math.Max(rows - 1, 0)); // within the matrix even for an empty block
+                    Q8Tiles.Pack<TInt, TFloat, TOps>(w.Q8Values + (long)row * n, w.Q8Scales + (long)row * groups, blockRows, n, gs,
+                        k0, columns / 2, packed + b * blockStride, packedScales + b * scalesStride);
+                }
                 short* x = _x + (long)t0 * n + k0;
                 float* xs = _xs + (long)t0 * groups + k0 / gs;
-                float* r = res + sub;
+                var tile = new TileCall<TInt, TFloat, TOps>(packed, blockStride, packedScales, scalesStride, panelGroups, gs, n, groups, x, xs, res + sub);
                 int t = 0;
-                for (; t <= tokens - 6; t += 6)
-                    Q8Tiles.Tile<TInt, TFloat, TOps, Tokens6>(packed, packedScales, panelGroups, gs, x + (long)t * n, n, xs + (long)t * groups, groups, r + t * RowBlock, RowBlock);
-                if (tokens - t >= 4)
+                if (blocksAtOnce == 2)
                 {
-                    Q8Tiles.Tile<TInt, TFloat, TOps, Tokens4>(packed, packedScales, panelGroups, gs, x + (long)t * n, n, xs + (long)t * groups, groups, r + t * RowBlock, RowBlock);
-                    t += 4;
+                    for (; t <= tokens - 6; t += 6) tile.Run<Count6, Count2>(t);
+                    if (tokens - t >= 4) { tile.Run<Count4, Count2>(t); t += 4; }
+                    if (tokens - t >= 2) { tile.Run<Count2, Count2>(t); t += 2; }
+                    if (t < tokens) tile.Run<Count1, Count2>(t);
                 }
-                if (tokens - t >= 2)
+                else
                 {
-                    Q8Tiles.Tile<TInt, TFloat, TOps, Tokens2>(packed, packedScales, panelGroups, gs, x + (long)t * n, n, xs + (long)t * groups, groups, r + t * RowBlock, RowBlock);
-                    t += 2;
+                    for (; t <= tokens - 6; t += 6) tile.Run<Count6, Count1>(t);
+                    if (tokens - t >= 4) { tile.Run<Count4, Count1>(t); t += 4; }
+                    if (tokens - t >= 2) { tile.Run<Count2, Count1>(t); t += 2; }
+                    if (t < tokens) tile.Run<Count1, Count1>(t);
                 }
-                if (t < tokens)
-                    Q8Tiles.Tile<TInt, TFloat, TOps, Tokens1>(packed, packedScales, panelGroups, gs, x + (long)t * n, n, xs + (long)t * groups, groups, r + t * RowBlock, RowBlock);
             }
         }
+    }
+
+    /// <summary>The arguments of a panel's tiles, which differ only in their first token.</summary>
+    readonly struct TileCall<TInt, TFloat, TOps>(int* packed, int blockStride, float* packedScales, int scalesStride,
+        int groups, int groupSize, int n, int scalesPerToken, short* x, float* xs, float* res)
+        where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Run<TTokens, TBlocks>(int t) where TTokens : struct, ITileCount where TBlocks : struct, ITileCount =>
+            Q8Tiles.Tile<TInt, TFloat, TOps, TTokens, TBlocks>(packed, blockStride, packedScales, scalesStride, groups, groupSize,
+                x + (long)t * n, n, xs + (long)t * scalesPerToken, scalesPerToken, res + t * RowBlock, RowBlock);
     }
 }

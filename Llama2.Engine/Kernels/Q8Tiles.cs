@@ -2,13 +2,13 @@ using System.Runtime.CompilerServices;
 
 namespace Llama2.Engine.Kernels;
 
-/// <summary>How many tokens a packed tile runs at once, as a type, so that the JIT compiles one copy of the tile per count
-/// and drops the unused accumulators.</summary>
-internal interface ITileTokens { static abstract int Count { get; } }
-internal struct Tokens6 : ITileTokens { public static int Count => 6; }
-internal struct Tokens4 : ITileTokens { public static int Count => 4; }
-internal struct Tokens2 : ITileTokens { public static int Count => 2; }
-internal struct Tokens1 : ITileTokens { public static int Count => 1; }
+/// <summary>How many tokens (or packed blocks of rows) a tile runs at once, as a type, so that the JIT compiles one copy of
+/// the tile per count and drops the unused accumulators.</summary>
+internal interface ITileCount { static abstract int Count { get; } }
+internal struct Count6 : ITileCount { public static int Count => 6; }
+internal struct Count4 : ITileCount { public static int Count => 4; }
+internal struct Count2 : ITileCount { public static int Count => 2; }
+internal struct Count1 : ITileCount { public static int Count => 1; }
 
 /// <summary>
 /// The int8 (Q8_0) dot-product kernels of <see cref="Q8GemmJob"/>. Every output is runq.c's sum, bit for bit: per group,
@@ -89,50 +89,116 @@ internal static unsafe class Q8Tiles
     }
 
     /// <summary>
-    /// A packed block of lanes rows (<see cref="Pack{TInt, TFloat, TOps}"/>, <paramref name="groups"/> whole groups)
-    /// against TTokens.Count tokens (n int16 apart, scales <paramref name="scalesPerToken"/> apart): the running sums
-    /// res[t · resStride + r] go on over these groups.
+    /// One or two packed blocks of lanes rows each (TBlocks; <see cref="Pack{TInt, TFloat, TOps}"/>, the second
+    /// <paramref name="blockStride"/> ints and <paramref name="scalesStride"/> scales after the first, over
+    /// <paramref name="groups"/> whole groups) against TTokens tokens (n int16 apart, scales <paramref name="scalesPerToken"/>
+    /// apart): the running sums res[t · resStride + b · lanes + r] go on over these groups. Each broadcast pair of a token's
+    /// activations multiplies both blocks: with 2 × 6 tiles, 8 loads feed 12 multiply-adds.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Tile<TInt, TFloat, TOps, TTokens>(int* packed, float* packedScales, int groups, int groupSize,
-        short* x, long n, float* xs, int scalesPerToken, float* res, int resStride)
-        where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat> where TTokens : struct, ITileTokens
+    public static void Tile<TInt, TFloat, TOps, TTokens, TBlocks>(int* packed, int blockStride, float* packedScales, int scalesStride,
+        int groups, int groupSize, short* x, long n, float* xs, int scalesPerToken, float* res, int resStride)
+        where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
+        where TTokens : struct, ITileCount where TBlocks : struct, ITileCount
     {
         int tokens = TTokens.Count, lanes = TOps.Lanes, pairsPerGroup = groupSize / 2;
+        bool two = TBlocks.Count == 2;
         short* x0 = x, x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n, x4 = x + 4 * n, x5 = x + 5 * n;
-        TFloat v0 = TOps.LoadFloat(res);
-        TFloat v1 = tokens > 1 ? TOps.LoadFloat(res + resStride) : default;
-        TFloat v2 = tokens > 2 ? TOps.LoadFloat(res + 2 * resStride) : default;
-        TFloat v3 = tokens > 3 ? TOps.LoadFloat(res + 3 * resStride) : default;
-        TFloat v4 = tokens > 4 ? TOps.LoadFloat(res + 4 * resStride) : default;
-        TFloat v5 = tokens > 5 ? TOps.LoadFloat(res + 5 * resStride) : default;
+        float* r0 = res, r1 = res + resStride, r2 = res + 2 * resStride, r3 = res + 3 * resStride, r4 = res + 4 * resStride, r5 = res + 5 * resStride;
+        TFloat v0 = TOps.LoadFloat(r0), w0 = two ? TOps.LoadFloat(r0 + lanes) : default;
+        TFloat v1 = tokens > 1 ? TOps.LoadFloat(r1) : default, w1 = two && tokens > 1 ? TOps.LoadFloat(r1 + lanes) : default;
+        TFloat v2 = tokens > 2 ? TOps.LoadFloat(r2) : default, w2 = two && tokens > 2 ? TOps.LoadFloat(r2 + lanes) : default;
+        TFloat v3 = tokens > 3 ? TOps.LoadFloat(r3) : default, w3 = two && tokens > 3 ? TOps.LoadFloat(r3 + lanes) : default;
+        TFloat v4 = tokens > 4 ? TOps.LoadFloat(r4) : default, w4 = two && tokens > 4 ? TOps.LoadFloat(r4 + lanes) : default;
+        TFloat v5 = tokens > 5 ? TOps.LoadFloat(r5) : default, w5 = two && tokens > 5 ? TOps.LoadFloat(r5 + lanes) : default;
         int* p = packed;
         for (int g = 0; g < groups; g++)
         {
+            // a: the first block's integer sums of this group, c: the second's.
             TInt a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, a4 = TOps.Zero, a5 = TOps.Zero;
-            for (int j = 0, k = 2 * g * pairsPerGroup; j < pairsPerGroup; j++, k += 2, p += lanes)
+            TInt c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero, c4 = TOps.Zero, c5 = TOps.Zero;
+            for (int j = 0, k = g * groupSize; j < pairsPerGroup; j++, k += 2, p += lanes)
             {
-                TInt wv = TOps.Load((short*)p);
-                a0 = TOps.MultiplyAddPairs(a0, wv, TOps.BroadcastPair(x0 + k));
-                if (tokens > 1) a1 = TOps.MultiplyAddPairs(a1, wv, TOps.BroadcastPair(x1 + k));
-                if (tokens > 2) a2 = TOps.MultiplyAddPairs(a2, wv, TOps.BroadcastPair(x2 + k));
-                if (tokens > 3) a3 = TOps.MultiplyAddPairs(a3, wv, TOps.BroadcastPair(x3 + k));
-                if (tokens > 4) a4 = TOps.MultiplyAddPairs(a4, wv, TOps.BroadcastPair(x4 + k));
-                if (tokens > 5) a5 = TOps.MultiplyAddPairs(a5, wv, TOps.BroadcastPair(x5 + k));
+                TInt wa = TOps.Load((short*)p), wb = two ? TOps.Load((short*)(p + blockStride)) : default, b;
+                b = TOps.BroadcastPair(x0 + k);
+                a0 = TOps.MultiplyAddPairs(a0, wa, b);
+                if (two) c0 = TOps.MultiplyAddPairs(c0, wb, b);
+                if (tokens > 1)
+                {
+                    b = TOps.BroadcastPair(x1 + k);
+                    a1 = TOps.MultiplyAddPairs(a1, wa, b);
+                    if (two) c1 = TOps.MultiplyAddPairs(c1, wb, b);
+                }
+                if (tokens > 2)
+                {
+                    b = TOps.BroadcastPair(x2 + k);
+                    a2 = TOps.MultiplyAddPairs(a2, wa, b);
+                    if (two) c2 = TOps.MultiplyAddPairs(c2, wb, b);
+                }
+                if (tokens > 3)
+                {
+                    b = TOps.BroadcastPair(x3 + k);
+                    a3 = TOps.MultiplyAddPairs(a3, wa, b);
+                    if (two) c3 = TOps.MultiplyAddPairs(c3, wb, b);
+                }
+                if (tokens > 4)
+                {
+                    b = TOps.BroadcastPair(x4 + k);
+                    a4 = TOps.MultiplyAddPairs(a4, wa, b);
+                    if (two) c4 = TOps.MultiplyAddPairs(c4, wb, b);
+                }
+                if (tokens > 5)
+                {
+                    b = TOps.BroadcastPair(x5 + k);
+                    a5 = TOps.MultiplyAddPairs(a5, wa, b);
+                    if (two) c5 = TOps.MultiplyAddPairs(c5, wb, b);
+                }
             }
-            TFloat s = TOps.LoadFloat(packedScales + g * lanes);
-            v0 = TOps.Add(v0, TOps.Multiply(TOps.Multiply(TOps.ToFloat(a0), s), TOps.BroadcastFloat(xs[g])));
-            if (tokens > 1) v1 = TOps.Add(v1, TOps.Multiply(TOps.Multiply(TOps.ToFloat(a1), s), TOps.BroadcastFloat(xs[scalesPerToken + g])));
-            if (tokens > 2) v2 = TOps.Add(v2, TOps.Multiply(TOps.Multiply(TOps.ToFloat(a2), s), TOps.BroadcastFloat(xs[2 * scalesPerToken + g])));
-            if (tokens > 3) v3 = TOps.Add(v3, TOps.Multiply(TOps.Multiply(TOps.ToFloat(a3), s), TOps.BroadcastFloat(xs[3 * scalesPerToken + g])));
-            if (tokens > 4) v4 = TOps.Add(v4, TOps.Multiply(TOps.Multiply(TOps.ToFloat(a4), s), TOps.BroadcastFloat(xs[4 * scalesPerToken + g])));
-            if (tokens > 5) v5 = TOps.Add(v5, TOps.Multiply(TOps.Multiply(TOps.ToFloat(a5), s), TOps.BroadcastFloat(xs[5 * scalesPerToken + g])));
+            // runq.c's float step for the group: val += ((float) ival · weight scale) · activation scale.
+            TFloat sa = TOps.LoadFloat(packedScales + g * lanes), sc = two ? TOps.LoadFloat(packedScales + scalesStride + g * lanes) : default, xsb;
+            xsb = TOps.BroadcastFloat(xs[g]);
+            v0 = Step(v0, a0, sa, xsb);
+            if (two) w0 = Step(w0, c0, sc, xsb);
+            if (tokens > 1)
+            {
+                xsb = TOps.BroadcastFloat(xs[scalesPerToken + g]);
+                v1 = Step(v1, a1, sa, xsb);
+                if (two) w1 = Step(w1, c1, sc, xsb);
+            }
+            if (tokens > 2)
+            {
+                xsb = TOps.BroadcastFloat(xs[2 * scalesPerToken + g]);
+                v2 = Step(v2, a2, sa, xsb);
+                if (two) w2 = Step(w2, c2, sc, xsb);
+            }
+            if (tokens > 3)
+            {
+                xsb = TOps.BroadcastFloat(xs[3 * scalesPerToken + g]);
+                v3 = Step(v3, a3, sa, xsb);
+                if (two) w3 = Step(w3, c3, sc, xsb);
+            }
+            if (tokens > 4)
+            {
+                xsb = TOps.BroadcastFloat(xs[4 * scalesPerToken + g]);
+                v4 = Step(v4, a4, sa, xsb);
+                if (two) w4 = Step(w4, c4, sc, xsb);
+            }
+            if (tokens > 5)
+            {
+                xsb = TOps.BroadcastFloat(xs[5 * scalesPerToken + g]);
+                v5 = Step(v5, a5, sa, xsb);
+                if (two) w5 = Step(w5, c5, sc, xsb);
+            }
         }
-        TOps.StoreFloat(res, v0);
-        if (tokens > 1) TOps.StoreFloat(res + resStride, v1);
-        if (tokens > 2) TOps.StoreFloat(res + 2 * resStride, v2);
-        if (tokens > 3) TOps.StoreFloat(res + 3 * resStride, v3);
-        if (tokens > 4) TOps.StoreFloat(res + 4 * resStride, v4);
-        if (tokens > 5) TOps.StoreFloat(res + 5 * resStride, v5);
+        TOps.StoreFloat(r0, v0);
+        if (two) TOps.StoreFloat(r0 + lanes, w0);
+        if (tokens > 1) { TOps.StoreFloat(r1, v1); if (two) TOps.StoreFloat(r1 + lanes, w1); }
+        if (tokens > 2) { TOps.StoreFloat(r2, v2); if (two) TOps.StoreFloat(r2 + lanes, w2); }
+        if (tokens > 3) { TOps.StoreFloat(r3, v3); if (two) TOps.StoreFloat(r3 + lanes, w3); }
+        if (tokens > 4) { TOps.StoreFloat(r4, v4); if (two) TOps.StoreFloat(r4 + lanes, w4); }
+        if (tokens > 5) { TOps.StoreFloat(r5, v5); if (two) TOps.StoreFloat(r5 + lanes, w5); }
+
+        static TFloat Step(TFloat val, TInt ival, TFloat weightScales, TFloat activationScale) =>
+            TOps.Add(val, TOps.Multiply(TOps.Multiply(TOps.ToFloat(ival), weightScales), activationScale));
     }
 }

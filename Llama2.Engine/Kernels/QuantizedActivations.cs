@@ -67,7 +67,10 @@ internal sealed unsafe class QuantizedActivations
         {
             var m = Vector512<float>.Zero;
             for (; k < groupSize; k += 16) m = Vector512.Max(m, Vector512.Abs(Vector512.Load(x + k)));
-            for (int i = 0; i < 16; i++) max = Math.Max(max, m.GetElement(i));
+            var m8 = Vector256.Max(m.GetLower(), m.GetUpper());
+            var m4 = Vector128.Max(m8.GetLower(), m8.GetUpper());
+            var m2 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(2, 3, 0, 1)));
+            max = Math.Max(m2.GetElement(0), m2.GetElement(1));
         }
         else
             for (; k < groupSize; k++) max = Math.Max(max, Math.Abs(x[k]));
