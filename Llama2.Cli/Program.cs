@@ -6,6 +6,7 @@ using Llama2.Cli;
 RootCommand cli = RunCommand.Create();
 cli.Add(DownloadCommand.Create());
 cli.Add(ConvertCommand.Create());
+cli.Add(QuantizeCommand.Create());
 VerbHelpAction.Install(cli);
 
 // Arguments are taken as they are, as run.c takes them: a prompt starting with '@' is text, not a response file.

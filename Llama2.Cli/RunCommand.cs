@@ -4,6 +4,7 @@ using Llama2.Engine;
 using Llama2.Engine.Generation;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
+using Llama2.Engine.Progress;
 using Llama2.Engine.Sampling;
 
 namespace Llama2.Cli;
@@ -19,7 +20,7 @@ public static class RunCommand
     public static RootCommand Create()
     {
         var defaults = RunOptions.Defaults;
-        var checkpoint = new Argument<string>("checkpoint") { Description = "a llama2.c checkpoint (.bin, version 0 or 1)" };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "a llama2.c checkpoint (.bin: fp32 version 0 or 1, int8 version 2)" };
         var temperature = new Option<float>("--temperature", "-t")
         {
             Description = "temperature in [0,inf]; 0 = greedy (argmax), below 0 counts as 0",
@@ -70,6 +71,11 @@ public static class RunCommand
             Description = "go on past the model's context (-n beyond seq_len, a longer prompt or chat), dropping the oldest " +
                 "tokens after BOS and the system prompt (not in run.c, which stops there)",
         };
+        var quantize = new Option<string>("--quantize")
+        {
+            Description = "q8_0: quantize an fp32 checkpoint to int8 in memory at load, for speed (not in run.c); none: as stored",
+            DefaultValueFactory = _ => "none",
+        }.AcceptOnlyFromAmong("none", "q8_0");
 
         var command = new RootCommand("""
             Generates text from a llama2.c checkpoint, or chats with it, as llama2.c's ./run does, with the same flags and defaults.
@@ -78,7 +84,7 @@ public static class RunCommand
             Longer:  Llama2.Cli stories15M.bin -z tokenizer.bin -n 2000 --context-shift
             """)
         {
-            checkpoint, temperature, topP, seed, steps, prompt, tokenizer, mode, systemPrompt, threads, contextShift,
+            checkpoint, temperature, topP, seed, steps, prompt, tokenizer, mode, systemPrompt, threads, contextShift, quantize,
         };
         command.SetAction((parsed, cancellationToken) => RunAsync(new RunOptions
         {
@@ -93,6 +99,7 @@ public static class RunCommand
             SystemPrompt = parsed.GetValue(systemPrompt),
             Threads = parsed.GetValue(threads),
             ContextShift = parsed.GetValue(contextShift),
+            Quantization = parsed.GetRequiredValue(quantize) == "q8_0" ? Quantization.Q8_0 : Quantization.None,
         }.WithRunCOverrides(), cancellationToken));
         return command;
     }
@@ -103,12 +110,16 @@ public static class RunCommand
         if (options.Threads is { } threads) Workers.ThreadCount = threads;
 
         LlamaModel model;
+        var bar = ProgressBar.OnStandardError();
         try
         {
-            model = LlamaModel.Load(options.CheckpointPath, options.TokenizerPath);
+            model = LlamaModel.Load(options.CheckpointPath, options.TokenizerPath, options.Quantization,
+                bar.ForFraction($"quantizing {Path.GetFileName(options.CheckpointPath)} to q8_0"));
+            bar.Complete();
         }
         catch (CheckpointFormatException e)
         {
+            bar.Complete();
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }

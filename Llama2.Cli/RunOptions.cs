@@ -1,8 +1,10 @@
+using Llama2.Engine;
+
 namespace Llama2.Cli;
 
 /// <summary>
-/// The flags of llama2.c's <c>./run</c>, with its defaults and its clamping, plus <c>--threads</c> and
-/// <c>--context-shift</c>.
+/// The flags of llama2.c's <c>./run</c>, with its defaults and its clamping, plus <c>--threads</c>,
+/// <c>--context-shift</c> and <c>--quantize</c>.
 /// </summary>
 public sealed record RunOptions
 {
@@ -19,6 +21,8 @@ public sealed record RunOptions
     public int? Threads { get; init; }
     /// <summary>Go on past the model's context (-n beyond seq_len), dropping the oldest tokens; run.c stops there.</summary>
     public bool ContextShift { get; init; }
+    /// <summary>What to do with an fp32 checkpoint at load (not in run.c).</summary>
+    public Quantization Quantization { get; init; }
 
     public static RunOptions Defaults { get; } = new() { CheckpointPath = "" };
 

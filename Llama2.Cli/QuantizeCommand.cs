@@ -1,0 +1,81 @@
+using System.CommandLine;
+using Llama2.Engine.Model;
+using Llama2.Engine.Progress;
+
+namespace Llama2.Cli;
+
+/// <summary>
+/// <c>Llama2.Cli quantize IN.bin OUT.bin [--group-size 64]</c>: an fp32 checkpoint (version 0 or 1) to llama2.c's
+/// int8 version 2, as <c>export.py --version 2</c> writes it (<see cref="CheckpointQuantizer"/>).
+/// </summary>
+public static class QuantizeCommand
+{
+    public static Command Create()
+    {
+        var input = new Argument<string>("input") { Description = "an fp32 llama2.c checkpoint (version 0 or 1)" };
+        var output = new Argument<string>("output") { Description = "the int8 (version 2) checkpoint to write" };
+        var groupSize = new Option<int>("--group-size")
+        {
+            Description = "weights per scale; halved until it divides dim and hidden_dim, as export.py does for dim",
+            HelpName = "int",
+            DefaultValueFactory = _ => CheckpointQuantizer.DefaultGroupSize,
+        }.AcceptNumbers(1, 1 << 16);
+
+        var command = new Command("quantize", """
+            Quantizes an fp32 checkpoint to int8 (llama2.c's version 2, Q8_0: one scale per group of weights), byte for
+            byte what llama2.c's export.py --version 2 writes, for runq.c and for this engine: about 4 times smaller and
+            faster to decode. The file is written under a temporary name and renamed when complete.
+            """)
+        {
+            input, output, groupSize,
+        };
+        command.SetAction((parsed, cancellationToken) => Task.Run(() => Run(parsed.GetRequiredValue(input),
+            parsed.GetRequiredValue(output), parsed.GetValue(groupSize), cancellationToken), CancellationToken.None));
+        return command;
+    }
+
+    static int Run(string input, string output, int groupSize, CancellationToken cancellationToken)
+    {
+        if (Path.GetFullPath(input) == Path.GetFullPath(output))
+        {
+            Console.Error.WriteLine($"error: the output would overwrite the input {input}; give another file name");
+            return 1;
+        }
+        var bar = ProgressBar.OnStandardError();
+        try
+        {
+            int fitted;
+            using (var source = Checkpoint.Open(input))
+            {
+                fitted = CheckpointQuantizer.FitGroupSize(source.Config, groupSize);
+                if (fitted != groupSize)
+                    Console.Error.WriteLine($"{CheckpointLayout.GroupSizeProblem(source.Config, groupSize)}; using {fitted}");
+            }
+            var layout = CheckpointQuantizer.QuantizeFile(input, output, fitted,
+                bar.ForFraction($"quantizing {Path.GetFileName(input)} to {Path.GetFileName(output)}"), cancellationToken);
+            bar.Complete();
+            long inputBytes = new FileInfo(input).Length;
+            Console.Error.WriteLine($"wrote {output}: {layout.FileBytes} bytes ({(double)inputBytes / layout.FileBytes:F1}× smaller), " +
+                $"Q8_0, group size {layout.GroupSize}");
+            return 0;
+        }
+        catch (CheckpointFormatException e)
+        {
+            bar.Complete();
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            bar.Complete();
+            Console.Error.WriteLine($"error: cannot write {output}: {e.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            bar.Complete();
+            Console.Error.WriteLine($"cancelled; {output} was not written");
+            return RunCommand.Cancelled;
+        }
+    }
+}
