@@ -77,6 +77,22 @@ public sealed class HealthTests
         Assert.Contains("Model:PrefillChunkTokens must be between 1 and 4096 (it is 5000)", error.Message);
     }
 
+    [Fact]
+    public void An_unknown_quantization_fails_start_up_validation()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = SharedData.Tiny32k,
+            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
+            ["Model:Quantization"] = "Q8_0",
+        };
+        using (ValidateAtStartUp(settings)) { } // either case
+
+        settings["Model:Quantization"] = "q4_0";
+        var error = Assert.Throws<OptionsValidationException>(() => ValidateAtStartUp(settings));
+        Assert.Contains("Model:Quantization must be none or q8_0, not 'q4_0'", error.Message);
+    }
+
     /// <summary>The model's services on <paramref name="settings"/>, validated as at start-up (throws what fails).</summary>
     static ServiceProvider ValidateAtStartUp(Dictionary<string, string?> settings)
     {

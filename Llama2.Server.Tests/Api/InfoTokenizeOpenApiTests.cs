@@ -21,6 +21,8 @@ public sealed class InfoTokenizeOpenApiTests(Tiny32kServer server) : IClassFixtu
         Assert.Equal(2, model.GetProperty("n_kv_heads").GetInt32());
         Assert.Equal(new FileInfo(SharedData.Tiny32k).Length, model.GetProperty("file_bytes").GetInt64());
         Assert.Equal(0, info.GetProperty("queue_depth").GetInt32());
+        Assert.Equal("float32", info.GetProperty("model_dtype").GetString());
+        Assert.Equal("none", info.GetProperty("quantization").GetString());
     }
 
     [Fact]

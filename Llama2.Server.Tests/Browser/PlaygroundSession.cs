@@ -99,7 +99,7 @@ public sealed class PlaygroundSession : IAsyncDisposable
         var response = await page.GotoAsync("/");
         Assert.Equal(200, response!.Status);
         // The model line fills in from /info, and the prompt's token count from /tokenize.
-        await Assertions.Expect(page.Locator("#model")).ToContainTextAsync("tiny32k · 3.1M parameters · dim 48, 2 layers, 6 heads (2 kv) · vocab 32000 · context 128");
+        await Assertions.Expect(page.Locator("#model")).ToContainTextAsync("tiny32k · 3.1M parameters · dim 48, 2 layers, 6 heads (2 kv) · vocab 32000 · context 128 · fp32");
         await Assertions.Expect(page.Locator("#prompt-tokens")).ToHaveTextAsync("5 tokens · room for 123 more");
         Assert.Empty(errors);
         return page;

@@ -85,7 +85,7 @@ public sealed class MetricsTests
         Assert.Equal(8, after["llama2_sequence_slots"]); // appsettings.json
         Assert.Equal(1, after["llama2_model_loaded", L("model_id", "tiny32k"), L("dim", "48"), L("hidden_dim", "128"),
             L("n_layers", "2"), L("n_heads", "6"), L("n_kv_heads", "2"), L("vocab_size", "32000"), L("seq_len", "128"),
-            L("parameters", "3121392")]);
+            L("parameters", "3121392"), L("quantization", "none")]);
     }
 
     [Fact]

@@ -2,7 +2,9 @@ namespace Llama2.Server.Info;
 
 /// <summary>TGI's /info fields that apply here, plus the model's shape and the scheduler's load.</summary>
 /// <param name="ModelId">The checkpoint's file name without extension.</param>
-/// <param name="ModelDtype">Weight type: float32.</param>
+/// <param name="ModelDtype">Weight type: float32, or int8 for Q8_0 weights.</param>
+/// <param name="Quantization">none (fp32), <c>q8_0 (file)</c> (a version 2 checkpoint) or <c>q8_0 (at load)</c>
+/// (Model:Quantization).</param>
 /// <param name="ModelDeviceType">cpu.</param>
 /// <param name="MaxConcurrentRequests">Requests accepted at once: sequence slots + queue length.</param>
 /// <param name="MaxBestOf">Always 1 (best_of is not supported).</param>
@@ -22,6 +24,7 @@ namespace Llama2.Server.Info;
 public sealed record InfoResponse(
     string ModelId,
     string ModelDtype,
+    string Quantization,
     string ModelDeviceType,
     int MaxConcurrentRequests,
     int MaxBestOf,
@@ -39,7 +42,7 @@ public sealed record InfoResponse(
     string Version,
     ModelInfo Model);
 
-/// <summary>The checkpoint's shape and size.</summary>
+/// <summary>The checkpoint's shape and size (FileBytes: of the weights in memory when quantized at load).</summary>
 public sealed record ModelInfo(
     int Dim,
     int HiddenDim,

@@ -15,7 +15,7 @@ public sealed class ServerMetrics
     static readonly double[] RequestBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
     static readonly string[] ShapeLabels =
-        ["model_id", "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len", "parameters"];
+        ["model_id", "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len", "parameters", "quantization"];
 
     readonly ModelHost _host;
     LoadedModel? _published;
@@ -56,7 +56,7 @@ public sealed class ServerMetrics
             "Sequences holding a slot (generating, or paused behind a slow client).");
         SequenceSlots = Factory.CreateGauge("llama2_sequence_slots", "Sequences that can be generated at once.");
         ModelLoaded = Factory.CreateGauge("llama2_model_loaded",
-            "1 once the model is loaded and served, with its shape as labels; absent while it loads.",
+            "1 once the model is loaded and served, with its shape and weight format as labels; absent while it loads.",
             new GaugeConfiguration { LabelNames = ShapeLabels });
 
         // Gauges read the scheduler at scrape time rather than being kept up to date on every change.
@@ -101,7 +101,7 @@ public sealed class ServerMetrics
         var c = loaded.Model.Config;
         ModelLoaded.WithLabels(loaded.ModelId, c.Dim.ToString(inv), c.HiddenDim.ToString(inv), c.NLayers.ToString(inv),
             c.NHeads.ToString(inv), c.NKvHeads.ToString(inv), c.VocabSize.ToString(inv), c.SeqLen.ToString(inv),
-            c.ParameterCount.ToString(inv)).Set(1);
+            c.ParameterCount.ToString(inv), loaded.Model.Checkpoint.Quantization).Set(1);
         SequenceSlots.Set(loaded.Scheduler.Options.MaxConcurrentSequences);
         Volatile.Write(ref _published, loaded);
     }

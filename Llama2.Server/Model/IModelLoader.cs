@@ -8,9 +8,31 @@ public interface IModelLoader
     LlamaModel Load(ModelOptions options);
 }
 
-/// <summary>Loads the checkpoint and tokenizer files (relative paths from the working directory).</summary>
-public sealed class FileModelLoader : IModelLoader
+/// <summary>
+/// Loads the checkpoint and tokenizer files (relative paths from the working directory), quantizing an fp32 checkpoint
+/// at load when Model:Quantization says so, with a log line per quarter done.
+/// </summary>
+public sealed class FileModelLoader(ILogger<FileModelLoader>? logger = null) : IModelLoader
 {
-    public LlamaModel Load(ModelOptions options) =>
-        LlamaModel.Load(Path.GetFullPath(options.CheckpointPath), Path.GetFullPath(options.TokenizerPath));
+    readonly ILogger _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<FileModelLoader>.Instance;
+
+    public LlamaModel Load(ModelOptions options)
+    {
+        string checkpoint = Path.GetFullPath(options.CheckpointPath);
+        int quarters = -1;
+        var progress = new InlineProgress(fraction =>
+        {
+            if ((int)(fraction * 4) <= quarters) return;
+            quarters = (int)(fraction * 4);
+            _logger.LogInformation("Quantizing {Checkpoint} to q8_0 at load: {Percent:0}%", checkpoint, quarters * 25);
+        });
+        return LlamaModel.Load(checkpoint, Path.GetFullPath(options.TokenizerPath),
+            options.QuantizationValue ?? Llama2.Engine.Quantization.None, progress);
+    }
+
+    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
+    sealed class InlineProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
+    }
 }

@@ -3,8 +3,9 @@ using Microsoft.Extensions.Options;
 namespace Llama2.Server.Model;
 
 /// <summary>
-/// Fails start-up when a configured model file does not exist and no download is configured for it, naming the file.
-/// Whether its contents are valid is found out when the model loads (see <see cref="ModelHost"/>).
+/// Fails start-up when a configured model file does not exist and no download is configured for it, naming the file,
+/// or when a model setting is out of its values. Whether the files' contents are valid is found out when the model
+/// loads (see <see cref="ModelHost"/>).
 /// </summary>
 public sealed class ModelFilesValidator : IValidateOptions<ModelOptions>
 {
@@ -21,6 +22,8 @@ public sealed class ModelFilesValidator : IValidateOptions<ModelOptions>
         foreach (var (setting, url) in new[] { ("CheckpointUrl", download.CheckpointUrl), ("TokenizerUrl", download.TokenizerUrl) })
             if (url.Length > 0 && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
                 failures.Add($"Model:Download:{setting}: '{url}' is not an http(s) URL");
+        if (options.QuantizationValue is null)
+            failures.Add($"Model:Quantization must be none or q8_0, not '{options.Quantization}'");
         if (options.DefaultMaxNewTokens > options.MaxNewTokens)
             failures.Add($"Model:DefaultMaxNewTokens ({options.DefaultMaxNewTokens}) is above Model:MaxNewTokens ({options.MaxNewTokens})");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -60,11 +60,11 @@ public sealed class ModelHost(
             var scheduler = new GenerationScheduler(model, _scheduling);
             var config = model.Config;
             logger.LogInformation(
-                "Loaded {Checkpoint} ({FileBytes} bytes, {Parameters} parameters) in {LoadMs:0.0} ms: {Config}; " +
-                "{Slots} sequence slots, queue {Queue}, {Threads} threads; warmed up in {WarmUpMs:0} ms",
-                model.Checkpoint.Path, model.Checkpoint.FileBytes, config.ParameterCount, model.LoadTime.TotalMilliseconds,
-                config.ToString(), _scheduling.MaxConcurrentSequences, _scheduling.MaxQueueLength, Workers.ThreadCount,
-                warmUp.Elapsed.TotalMilliseconds);
+                "Loaded {Checkpoint} ({FileBytes} bytes, {Parameters} parameters, quantization {Quantization}) in {LoadMs:0.0} ms: " +
+                "{Config}; {Slots} sequence slots, queue {Queue}, {Threads} threads; warmed up in {WarmUpMs:0} ms",
+                model.Checkpoint.Path, model.Checkpoint.FileBytes, config.ParameterCount, model.Checkpoint.Quantization,
+                model.LoadTime.TotalMilliseconds, config.ToString(), _scheduling.MaxConcurrentSequences, _scheduling.MaxQueueLength,
+                Workers.ThreadCount, warmUp.Elapsed.TotalMilliseconds);
             Volatile.Write(ref _loaded, new LoadedModel(model, scheduler, Path.GetFileNameWithoutExtension(model.Checkpoint.Path)));
             State = ModelState.Ready;
         }

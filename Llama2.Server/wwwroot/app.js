@@ -68,7 +68,8 @@ async function loadInfo() {
   }
   const m = info.model;
   $("model").textContent = `${info.model_id} · ${formatCount(m.parameters)} parameters · dim ${m.dim}, ` +
-    `${m.n_layers} layers, ${m.n_heads} heads (${m.n_kv_heads} kv) · vocab ${m.vocab_size} · context ${m.seq_len}`;
+    `${m.n_layers} layers, ${m.n_heads} heads (${m.n_kv_heads} kv) · vocab ${m.vocab_size} · context ${m.seq_len} · ` +
+    (info.quantization === "none" ? "fp32" : `int8 ${info.quantization}`);
   $("model").title = `${info.router} ${info.version} · ${info.model_dtype} on ${info.model_device_type}, ` +
     `${info.threads} threads · ${info.max_concurrent_sequences} sequences at once, queue of ${info.max_queue_length}`;
   countPromptTokens();
