@@ -5,10 +5,14 @@ using Llama2.Engine.Progress;
 
 namespace Llama2.Bench;
 
-sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt, int? Threads, int Runs, string Directory, RunCReference? RunC)
+sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt, int? Threads, int Runs, string Directory,
+    bool Int8, ReferenceProgram? RunC, ReferenceProgram? RunQ)
 {
     public const string Usage =
-        "usage: Llama2.Bench [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128] [--threads N] [--runs 5] [--dir PATH] [--runc PATH [--runc-tokenizer PATH]]\n" +
+        "usage: Llama2.Bench [--shapes 15M,42M,110M] [--tokens 256] [--prompt 128] [--threads N] [--runs 5] [--dir PATH]\n" +
+        "                    [--quant q8_0] [--runc PATH [--runc-tokenizer PATH]] [--runq PATH [--runq-tokenizer PATH]]\n" +
+        "       --quant q8_0: also int8 rows (each shape's checkpoint quantized), measured in turn with the fp32 ones\n" +
+        "       --runc / --runq: llama2.c's run / runq binary on the same fp32 / int8 checkpoint after each of our decode runs\n" +
         "       Llama2.Bench micro [BenchmarkDotNet options]   (kernel micro-benchmarks)\n" +
         "       Llama2.Bench train [--help]                    (training tokens/s)\n" +
         "       Llama2.Bench shift [--shapes 110M] [--runs 5]  (the cost of one context shift)\n" +
@@ -44,7 +48,7 @@ sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt,
         var shapes = defaultShapes.ToList();
         int tokens = 256, prompt = 128, runs = 5;
         int? threads = null;
-        string? runC = null, runCTokenizer = null;
+        string? runC = null, runCTokenizer = null, runQ = null, runQTokenizer = null, quant = null;
         string directory = Path.Combine(Path.GetTempPath(), "llama2-bench");
         for (int i = 0; i < args.Length; i++)
         {
@@ -63,6 +67,9 @@ sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt,
                 case "--dir": directory = Value(); break;
                 case "--runc": runC = Value(); break;
                 case "--runc-tokenizer": runCTokenizer = Value(); break;
+                case "--runq": runQ = Value(); break;
+                case "--runq-tokenizer": runQTokenizer = Value(); break;
+                case "--quant": quant = Value(); break;
                 default: throw new ArgumentException($"unknown option {option}");
             }
         }
@@ -71,9 +78,12 @@ sealed record BenchOptions(IReadOnlyList<string> Shapes, int Tokens, int Prompt,
         if (shapes.Count == 0) throw new ArgumentException("--shapes names no shape");
         if (tokens < 1 || prompt < 2 || runs < 1) throw new ArgumentException("--tokens ≥ 1, --prompt ≥ 2, --runs ≥ 1");
         if (threads is < 1 or > Workers.MaxThreads) throw new ArgumentException($"--threads must be 1 to {Workers.MaxThreads}");
-        var reference = runC is null ? null : new RunCReference(runC, runCTokenizer);
-        if (reference?.Problem is { } problem) throw new ArgumentException(problem);
-        return new BenchOptions(shapes, tokens, prompt, threads, runs, directory, reference);
+        if (quant is not (null or "q8_0")) throw new ArgumentException($"--quant takes q8_0, not '{quant}'");
+        if (runQ is not null && quant is null) throw new ArgumentException("--runq runs on the int8 checkpoints: add --quant q8_0");
+        var runCReference = runC is null ? null : new ReferenceProgram("run.c", "--runc", runC, runCTokenizer);
+        var runQReference = runQ is null ? null : new ReferenceProgram("runq.c", "--runq", runQ, runQTokenizer);
+        if ((runCReference?.Problem ?? runQReference?.Problem) is { } problem) throw new ArgumentException(problem);
+        return new BenchOptions(shapes, tokens, prompt, threads, runs, directory, quant is not null, runCReference, runQReference);
     }
 }
 
@@ -105,6 +115,26 @@ static class Shapes
         bar.Complete();
         File.Move(temporary, path, overwrite: true);
         PageCache.Evict(path); // read back in huge pages when mapped, like a file that was not just written
+        return path;
+    }
+
+    /// <summary>
+    /// The int8 (version 2) checkpoint of a shape, quantized from its random fp32 one as <c>Llama2.Cli quantize</c> does
+    /// (the default group size, backed off where it must), written with a progress line if it is missing.
+    /// </summary>
+    public static string EnsureQuantizedCheckpoint(string shape, string directory, string fp32Path)
+    {
+        var config = All[shape];
+        string path = Path.Combine(directory, $"random-{shape}-seed{Seed}-q80.bin");
+        int groupSize = CheckpointQuantizer.FitGroupSize(config, CheckpointQuantizer.DefaultGroupSize);
+        long expected = new CheckpointLayout(config, version: 2, groupSize).FileBytes;
+        if (File.Exists(path) && new FileInfo(path).Length == expected) return path;
+
+        var bar = ProgressBar.OnStandardError();
+        CheckpointQuantizer.QuantizeFile(fp32Path, path, groupSize,
+            bar.ForFraction($"quantizing {shape} random checkpoint to q8_0 ({expected / 1e6:F0} MB, group size {groupSize})"));
+        bar.Complete();
+        PageCache.Evict(path);
         return path;
     }
 }
