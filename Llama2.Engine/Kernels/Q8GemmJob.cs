@@ -92,6 +92,8 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
     void Decode<TInt, TFloat, TOps>(int start, int end) where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
         int n = _n, gs = _groupSize, groups = n / gs;
+        int* scratch = stackalloc int[16 * 16];
+        float* terms = stackalloc float[16];
         for (int i = 0; i < 3; i++)
         {
             var (p, from, blocks) = Part(i, start, end);
@@ -101,14 +103,14 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
             float* ws = p.W.Q8Scales, o = p.Out;
             for (int r = r0; r < r1; r++)
             {
-                float val = Q8Tiles.Row<TInt, TFloat, TOps>(w + (long)r * n, ws + (long)r * groups, _x, _xs, n, gs);
+                float val = Q8Tiles.Row<TInt, TFloat, TOps>(w + (long)r * n, ws + (long)r * groups, _x, _xs, n, gs, scratch, terms);
                 o[r] = _mode == Epilogue.Add ? o[r] + val : val;
             }
             if (_mode != Epilogue.SwiGlu) continue;
             sbyte* w3 = p.W3.Q8Values;
             float* ws3 = p.W3.Q8Scales;
             for (int r = r0; r < r1; r++)
-                o[r] = Ops.Silu(o[r]) * Q8Tiles.Row<TInt, TFloat, TOps>(w3 + (long)r * n, ws3 + (long)r * groups, _x, _xs, n, gs);
+                o[r] = Ops.Silu(o[r]) * Q8Tiles.Row<TInt, TFloat, TOps>(w3 + (long)r * n, ws3 + (long)r * groups, _x, _xs, n, gs, scratch, terms);
         }
     }
 

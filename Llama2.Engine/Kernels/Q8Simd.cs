@@ -33,6 +33,8 @@ internal unsafe interface IQ8Ops<TInt, TFloat> where TInt : struct where TFloat 
     /// to 32-bit lane j · Lanes + r of <paramref name="destination"/>.
     /// </summary>
     static abstract void PackPairs(sbyte* w, long n, int* destination);
+    /// <summary>Lane i of the result = the sum of the lanes of vector i of the Lanes vectors at <paramref name="vectors"/>.</summary>
+    static abstract TInt SumEach(int* vectors);
 
     static abstract TFloat ToFloat(TInt v);
     static abstract TFloat ZeroFloat { get; }
@@ -46,6 +48,16 @@ internal unsafe interface IQ8Ops<TInt, TFloat> where TInt : struct where TFloat 
 /// <summary>Where a width has no pairwise multiply-add instruction: each int16 half of a lane sign-extended apart.</summary>
 file static unsafe class PortablePairs
 {
+    /// <summary><see cref="IQ8Ops{TInt, TFloat}.SumEach"/> one sum at a time, through memory.</summary>
+    public static TInt SumEach<TInt, TFloat, TOps>(int* vectors)
+        where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
+    {
+        int lanes = TOps.Lanes;
+        int* sums = stackalloc int[lanes];
+        for (int i = 0; i < lanes; i++) sums[i] = TOps.Sum(TOps.Load((short*)(vectors + i * lanes)));
+        return TOps.Load((short*)sums);
+    }
+
     /// <summary><see cref="IQ8Ops{TInt, TFloat}.PackPairs"/> one pair at a time.</summary>
     public static void Pack(sbyte* w, long n, int* destination, int lanes)
     {
@@ -87,6 +99,40 @@ internal unsafe struct Q8Ops512 : IQ8Ops<Vector512<int>, Vector512<float>>
         : PortablePairs.MultiplyAdd(acc, a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector512<int> v) => Vector512.Sum(v);
+
+    /// <summary>
+    /// A halving tree over sixteen vectors at once (as <see cref="LaneSums"/> sums floats): each step adds two vectors'
+    /// halves in one add, so the 16 sums take 15 adds and 30 shuffles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> SumEach(int* vectors)
+    {
+        if (!Avx512F.IsSupported) return PortablePairs.SumEach<Vector512<int>, Vector512<float>, Q8Ops512>(vectors);
+        // The four steps leave the sum of input 4i + j in lane 4j + i, so the inputs go in transposed.
+        return Halves4(
+            Halves3(Halves2(Halves1(V(0), V(4)), Halves1(V(8), V(12))), Halves2(Halves1(V(1), V(5)), Halves1(V(9), V(13)))),
+            Halves3(Halves2(Halves1(V(2), V(6)), Halves1(V(10), V(14))), Halves2(Halves1(V(3), V(7)), Halves1(V(11), V(15)))));
+
+        Vector512<float> V(int i) => Vector512.Load(vectors + 16 * i).AsSingle();
+    }
+
+    // Each step adds lane i to lane i + half within every group of its width, for two inputs at once (bits moved as
+    // floats, added as integers).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Halves1(Vector512<float> a, Vector512<float> b) =>
+        (Avx512F.Shuffle4x128(a, b, 0b01_00_01_00).AsInt32() + Avx512F.Shuffle4x128(a, b, 0b11_10_11_10).AsInt32()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Halves2(Vector512<float> a, Vector512<float> b) =>
+        (Avx512F.Shuffle4x128(a, b, 0b10_00_10_00).AsInt32() + Avx512F.Shuffle4x128(a, b, 0b11_01_11_01).AsInt32()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Halves3(Vector512<float> a, Vector512<float> b) =>
+        (Avx512F.Shuffle(a, b, 0b01_00_01_00).AsInt32() + Avx512F.Shuffle(a, b, 0b11_10_11_10).AsInt32()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<int> Halves4(Vector512<float> a, Vector512<float> b) =>
+        Avx512F.Shuffle(a, b, 0b10_00_10_00).AsInt32() + Avx512F.Shuffle(a, b, 0b11_01_11_01).AsInt32();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PackPairs(sbyte* w, long n, int* destination)
@@ -138,6 +184,18 @@ internal unsafe struct Q8Ops256 : IQ8Ops<Vector256<int>, Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector256<int> v) => Vector256.Sum(v);
 
+    /// <summary>The eight vectors transposed in registers, then added: lane i gathers vector i's lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> SumEach(int* vectors)
+    {
+        if (!Transposes.IsAccelerated(8)) return PortablePairs.SumEach<Vector256<int>, Vector256<float>, Q8Ops256>(vectors);
+        Vector256<int> r0 = V(0), r1 = V(1), r2 = V(2), r3 = V(3), r4 = V(4), r5 = V(5), r6 = V(6), r7 = V(7);
+        Transposes.Square(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        return ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
+
+        Vector256<int> V(int i) => Vector256.Load(vectors + 8 * i);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PackPairs(sbyte* w, long n, int* destination)
     {
@@ -182,6 +240,16 @@ internal unsafe struct Q8Ops128 : IQ8Ops<Vector128<int>, Vector128<float>>
         : PortablePairs.MultiplyAdd(acc, a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector128<int> v) => Vector128.Sum(v);
+
+    /// <summary>The four vectors transposed in registers, then added: lane i gathers vector i's lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> SumEach(int* vectors)
+    {
+        if (!Transposes.IsAccelerated(4)) return PortablePairs.SumEach<Vector128<int>, Vector128<float>, Q8Ops128>(vectors);
+        Vector128<int> r0 = Vector128.Load(vectors), r1 = Vector128.Load(vectors + 4), r2 = Vector128.Load(vectors + 8), r3 = Vector128.Load(vectors + 12);
+        Transposes.Square(ref r0, ref r1, ref r2, ref r3);
+        return (r0 + r1) + (r2 + r3);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PackPairs(sbyte* w, long n, int* destination)

@@ -30,19 +30,38 @@ internal static unsafe class Q8Tiles
 {
     /// <summary>
     /// One row: Σ over groups g of ((float) Σ_k w[k] · x[k]) · ws[g]) · xs[g], with x the token's quantized values
-    /// (n int16) and xs its scales. The group is a whole number of vectors (<see cref="Q8Simd.WidthFor"/>).
+    /// (n int16) and xs its scales. The group is a whole number of vectors (<see cref="Q8Simd.WidthFor"/>). Each group's
+    /// vector of partial sums goes to <paramref name="scratch"/> (Lanes × Lanes ints), and Lanes groups' sums are
+    /// finished together (<see cref="IQ8Ops{TInt, TFloat}.SumEach"/>), their float terms formed in one vector
+    /// (<paramref name="terms"/>, Lanes floats) and added to the row's sum one by one, in order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Row<TInt, TFloat, TOps>(sbyte* w, float* ws, short* x, float* xs, int n, int groupSize)
+    public static float Row<TInt, TFloat, TOps>(sbyte* w, float* ws, short* x, float* xs, int n, int groupSize, int* scratch, float* terms)
         where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
+        int lanes = TOps.Lanes, step = 2 * lanes, groups = n / groupSize;
         float val = 0f;
-        int step = 2 * TOps.Lanes;
-        for (int g = 0, k = 0; k < n; g++)
+        for (int g0 = 0; g0 < groups; g0 += lanes)
         {
-            TInt acc = TOps.Zero;
-            for (int end = k + groupSize; k < end; k += step) acc = TOps.MultiplyAddPairs(acc, TOps.Widen(w + k), TOps.Load(x + k));
-            val += ((float)TOps.Sum(acc) * ws[g]) * xs[g];
+            int count = Math.Min(lanes, groups - g0);
+            for (int i = 0; i < lanes; i++)
+            {
+                TInt acc = TOps.Zero;
+                if (i < count)
+                    for (int k = (g0 + i) * groupSize, end = k + groupSize; k < end; k += step)
+                        acc = TOps.MultiplyAddPairs(acc, TOps.Widen(w + k), TOps.Load(x + k));
+                TOps.Store(scratch + i * lanes, acc);
+            }
+            TInt sums = TOps.SumEach(scratch);
+            if (count == lanes)
+                TOps.StoreFloat(terms, TOps.Multiply(TOps.Multiply(TOps.ToFloat(sums), TOps.LoadFloat(ws + g0)), TOps.LoadFloat(xs + g0)));
+            else
+            {
+                // The row's last groups: scales past them are not to be read.
+                TOps.StoreFloat(terms, TOps.ToFloat(sums));
+                for (int i = 0; i < count; i++) terms[i] = (terms[i] * ws[g0 + i]) * xs[g0 + i];
+            }
+            for (int i = 0; i < count; i++) val += terms[i];
         }
         return val;
     }
