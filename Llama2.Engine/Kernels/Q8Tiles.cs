@@ -120,7 +120,7 @@ internal static unsafe class Q8Tiles
         where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
         where TTokens : struct, ITileCount where TBlocks : struct, ITileCount
     {
-        int tokens = TTokens.Count, lanes = TOps.Lanes, pairsPerGroup = groupSize / 2;
+        int tokens = TTokens.Count, lanes = TOps.Lanes;
         bool two = TBlocks.Count == 2;
         short* x0 = x, x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n, x4 = x + 4 * n, x5 = x + 5 * n;
         float* r0 = res, r1 = res + resStride, r2 = res + 2 * resStride, r3 = res + 3 * resStride, r4 = res + 4 * resStride, r5 = res + 5 * resStride;
@@ -131,44 +131,46 @@ internal static unsafe class Q8Tiles
         TFloat v4 = tokens > 4 ? TOps.LoadFloat(r4) : default, w4 = two && tokens > 4 ? TOps.LoadFloat(r4 + lanes) : default;
         TFloat v5 = tokens > 5 ? TOps.LoadFloat(r5) : default, w5 = two && tokens > 5 ? TOps.LoadFloat(r5 + lanes) : default;
         int* p = packed;
-        for (int g = 0; g < groups; g++)
+        nint groupLength = groupSize;
+        for (int g = 0; g < groups; g++, x0 += groupSize, x1 += groupSize, x2 += groupSize, x3 += groupSize, x4 += groupSize, x5 += groupSize)
         {
             // a: the first block's integer sums of this group, c: the second's.
             TInt a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, a4 = TOps.Zero, a5 = TOps.Zero;
             TInt c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero, c4 = TOps.Zero, c5 = TOps.Zero;
-            for (int j = 0, k = g * groupSize; j < pairsPerGroup; j++, k += 2, p += lanes)
+            // One index for every token's pair (scaled addressing), one pointer through the packed rows.
+            for (nint j = 0; j < groupLength; j += 2, p += lanes)
             {
                 TInt wa = TOps.Load((short*)p), wb = two ? TOps.Load((short*)(p + blockStride)) : default, b;
-                b = TOps.BroadcastPair(x0 + k);
+                b = TOps.BroadcastPair(x0 + j);
                 a0 = TOps.MultiplyAddPairs(a0, wa, b);
                 if (two) c0 = TOps.MultiplyAddPairs(c0, wb, b);
                 if (tokens > 1)
                 {
-                    b = TOps.BroadcastPair(x1 + k);
+                    b = TOps.BroadcastPair(x1 + j);
                     a1 = TOps.MultiplyAddPairs(a1, wa, b);
                     if (two) c1 = TOps.MultiplyAddPairs(c1, wb, b);
                 }
                 if (tokens > 2)
                 {
-                    b = TOps.BroadcastPair(x2 + k);
+                    b = TOps.BroadcastPair(x2 + j);
                     a2 = TOps.MultiplyAddPairs(a2, wa, b);
                     if (two) c2 = TOps.MultiplyAddPairs(c2, wb, b);
                 }
                 if (tokens > 3)
                 {
-                    b = TOps.BroadcastPair(x3 + k);
+                    b = TOps.BroadcastPair(x3 + j);
                     a3 = TOps.MultiplyAddPairs(a3, wa, b);
                     if (two) c3 = TOps.MultiplyAddPairs(c3, wb, b);
                 }
                 if (tokens > 4)
                 {
-                    b = TOps.BroadcastPair(x4 + k);
+                    b = TOps.BroadcastPair(x4 + j);
                     a4 = TOps.MultiplyAddPairs(a4, wa, b);
                     if (two) c4 = TOps.MultiplyAddPairs(c4, wb, b);
                 }
                 if (tokens > 5)
                 {
-                    b = TOps.BroadcastPair(x5 + k);
+                    b = TOps.BroadcastPair(x5 + j);
                     a5 = TOps.MultiplyAddPairs(a5, wa, b);
                     if (two) c5 = TOps.MultiplyAddPairs(c5, wb, b);
                 }
