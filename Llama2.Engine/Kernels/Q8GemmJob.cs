@@ -88,30 +88,59 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
         return (p, from - offset, Math.Min(end, offset + p.Blocks) - from);
     }
 
-    /// <summary>Decoding: the chunk's rows of each projection one after another, W1's then W3's for SwiGLU.</summary>
+    /// <summary>
+    /// Decoding: the chunk's rows of each projection one after another, read front to back, a vector of rows (lanes) at a
+    /// time; for SwiGLU each vector's W1 rows, then its W3 rows.
+    /// </summary>
     void Decode<TInt, TFloat, TOps>(int start, int end) where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
-        int n = _n, gs = _groupSize, groups = n / gs;
-        int* scratch = stackalloc int[16 * 16];
-        float* terms = stackalloc float[16];
+        int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes;
+        bool runs = lanes == 16 && Avx512F.IsSupported; // BlockTerms512: a block's groups as one run, rows G terms apart
+        int stride = runs ? groups : (groups + lanes - 1) / lanes * lanes;
+        int* scratch = stackalloc int[lanes * lanes];
+        float* terms = stackalloc float[lanes * stride + lanes]; // SumRows' last square may read past the last row
+        float* square = stackalloc float[lanes * lanes];
+        float* sums = stackalloc float[lanes];
+        int* xOffsets = stackalloc int[groups + 16];
+        float* xsRepeated = stackalloc float[groups + 16];
+        for (int g = 0; g < groups + 16; g++)
+        {
+            xOffsets[g] = g % groups * gs;
+            xsRepeated[g] = _xs[g % groups];
+        }
         for (int i = 0; i < 3; i++)
         {
             var (p, from, blocks) = Part(i, start, end);
             if (blocks <= 0) continue;
-            int r0 = from * RowBlock, r1 = Math.Min((from + blocks) * RowBlock, p.Rows);
-            sbyte* w = p.W.Q8Values;
-            float* ws = p.W.Q8Scales, o = p.Out;
-            for (int r = r0; r < r1; r++)
+            int r1 = Math.Min((from + blocks) * RowBlock, p.Rows);
+            for (int r0 = from * RowBlock; r0 < r1; r0 += lanes)
             {
-                float val = Q8Tiles.Row<TInt, TFloat, TOps>(w + (long)r * n, ws + (long)r * groups, _x, _xs, n, gs, scratch, terms);
-                o[r] = _mode == Epilogue.Add ? o[r] + val : val;
+                int rows = Math.Min(lanes, r1 - r0);
+                Sums<TInt, TFloat, TOps>(p.W, r0, rows, terms, stride, scratch, square, sums, runs, xOffsets, xsRepeated);
+                float* o = p.Out + r0;
+                if (_mode == Epilogue.SwiGlu)
+                {
+                    for (int r = 0; r < rows; r++) o[r] = sums[r];
+                    Sums<TInt, TFloat, TOps>(p.W3, r0, rows, terms, stride, scratch, square, sums, runs, xOffsets, xsRepeated);
+                }
+                Finish(o, _mode == Epilogue.SwiGlu ? o : sums, sums, rows);
             }
-            if (_mode != Epilogue.SwiGlu) continue;
-            sbyte* w3 = p.W3.Q8Values;
-            float* ws3 = p.W3.Q8Scales;
-            for (int r = r0; r < r1; r++)
-                o[r] = Ops.Silu(o[r]) * Q8Tiles.Row<TInt, TFloat, TOps>(w3 + (long)r * n, ws3 + (long)r * groups, _x, _xs, n, gs, scratch, terms);
         }
+    }
+
+    /// <summary>sums[r] = row r0 + r of W against the token, for rows ≤ lanes rows.</summary>
+    void Sums<TInt, TFloat, TOps>(WeightMatrix w, int r0, int rows, float* terms, int stride, int* scratch, float* square, float* sums,
+        bool runs, int* xOffsets, float* xsRepeated)
+        where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
+    {
+        int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes;
+        if (runs)
+            Q8Tiles.BlockTerms512(w.Q8Values + (long)r0 * n, w.Q8Scales + (long)r0 * groups, rows, groups, gs, _x, xOffsets, xsRepeated, terms);
+        else for (int r = 0; r < rows; r++)
+            Q8Tiles.RowTerms<TInt, TFloat, TOps>(w.Q8Values + (long)(r0 + r) * n, w.Q8Scales + (long)(r0 + r) * groups, _x, _xs, n, gs,
+                scratch, terms + r * stride);
+        if (rows < lanes) new Span<float>(terms + rows * stride, (lanes - rows) * stride).Clear();
+        TOps.StoreFloat(sums, Q8Tiles.SumRows<TInt, TFloat, TOps>(terms, stride, groups, square));
     }
 
     /// <summary>runq.c's loop, for every token and row of the chunk.</summary>

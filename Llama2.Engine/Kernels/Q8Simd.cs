@@ -35,6 +35,8 @@ internal unsafe interface IQ8Ops<TInt, TFloat> where TInt : struct where TFloat 
     static abstract void PackPairs(sbyte* w, long n, int* destination);
     /// <summary>Lane i of the result = the sum of the lanes of vector i of the Lanes vectors at <paramref name="vectors"/>.</summary>
     static abstract TInt SumEach(int* vectors);
+    /// <summary>Lanes rows of Lanes floats (<paramref name="stride"/> apart) transposed into <paramref name="destination"/>.</summary>
+    static abstract void LoadTransposed(float* source, long stride, float* destination);
 
     static abstract TFloat ToFloat(TInt v);
     static abstract TFloat ZeroFloat { get; }
@@ -81,6 +83,9 @@ file static unsafe class PortablePairs
 
 internal unsafe struct Q8Ops512 : IQ8Ops<Vector512<int>, Vector512<float>>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadTransposed(float* source, long stride, float* destination) => Ops512.LoadTransposed(source, stride, destination);
+
     public static int Lanes => 16;
     public static Vector512<int> Zero => Vector512<int>.Zero;
 
@@ -108,13 +113,23 @@ internal unsafe struct Q8Ops512 : IQ8Ops<Vector512<int>, Vector512<float>>
     public static Vector512<int> SumEach(int* vectors)
     {
         if (!Avx512F.IsSupported) return PortablePairs.SumEach<Vector512<int>, Vector512<float>, Q8Ops512>(vectors);
-        // The four steps leave the sum of input 4i + j in lane 4j + i, so the inputs go in transposed.
-        return Halves4(
-            Halves3(Halves2(Halves1(V(0), V(4)), Halves1(V(8), V(12))), Halves2(Halves1(V(1), V(5)), Halves1(V(9), V(13)))),
-            Halves3(Halves2(Halves1(V(2), V(6)), Halves1(V(10), V(14))), Halves2(Halves1(V(3), V(7)), Halves1(V(11), V(15)))));
+        return SumEach(V(0), V(1), V(2), V(3), V(4), V(5), V(6), V(7), V(8), V(9), V(10), V(11), V(12), V(13), V(14), V(15));
 
-        Vector512<float> V(int i) => Vector512.Load(vectors + 16 * i).AsSingle();
+        Vector512<int> V(int i) => Vector512.Load(vectors + 16 * i);
     }
+
+    /// <summary>Lane i = the sum of the lanes of a<i>i</i> (AVX-512 only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> SumEach(Vector512<int> a0, Vector512<int> a1, Vector512<int> a2, Vector512<int> a3,
+        Vector512<int> a4, Vector512<int> a5, Vector512<int> a6, Vector512<int> a7, Vector512<int> a8, Vector512<int> a9,
+        Vector512<int> a10, Vector512<int> a11, Vector512<int> a12, Vector512<int> a13, Vector512<int> a14, Vector512<int> a15) =>
+        // The four steps leave the sum of input 4i + j in lane 4j + i, so the inputs go in transposed.
+        Halves4(
+            Halves3(Halves2(Halves1(F(a0), F(a4)), Halves1(F(a8), F(a12))), Halves2(Halves1(F(a1), F(a5)), Halves1(F(a9), F(a13)))),
+            Halves3(Halves2(Halves1(F(a2), F(a6)), Halves1(F(a10), F(a14))), Halves2(Halves1(F(a3), F(a7)), Halves1(F(a11), F(a15)))));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> F(Vector512<int> v) => v.AsSingle();
 
     // Each step adds lane i to lane i + half within every group of its width, for two inputs at once (bits moved as
     // floats, added as integers).
@@ -164,6 +179,9 @@ internal unsafe struct Q8Ops512 : IQ8Ops<Vector512<int>, Vector512<float>>
 
 internal unsafe struct Q8Ops256 : IQ8Ops<Vector256<int>, Vector256<float>>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadTransposed(float* source, long stride, float* destination) => Ops256.LoadTransposed(source, stride, destination);
+
     public static int Lanes => 8;
     public static Vector256<int> Zero => Vector256<int>.Zero;
 
@@ -221,6 +239,9 @@ internal unsafe struct Q8Ops256 : IQ8Ops<Vector256<int>, Vector256<float>>
 
 internal unsafe struct Q8Ops128 : IQ8Ops<Vector128<int>, Vector128<float>>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadTransposed(float* source, long stride, float* destination) => Ops128.LoadTransposed(source, stride, destination);
+
     public static int Lanes => 4;
     public static Vector128<int> Zero => Vector128<int>.Zero;
 

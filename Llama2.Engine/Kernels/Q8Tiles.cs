@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Llama2.Engine.Kernels;
 
@@ -17,7 +19,9 @@ internal struct Count1 : ITileCount { public static int Count => 1; }
 /// summed in any order (integers add exactly); the float part never changes order, so every kernel here, whatever its
 /// width or tile, gives the same bits, and so does a batch of tokens against each token alone.
 /// <list type="bullet">
-/// <item><see cref="Row{TInt, TFloat, TOps}"/>: one weight row against one token (decoding), the row read front to back.</item>
+/// <item><see cref="RowTerms{TInt, TFloat, TOps}"/> and <see cref="SumRows{TInt, TFloat, TOps}"/>: weight rows against one
+/// token (decoding), each row read front to back; the groups' terms of a row are made a vector at a time, and a vector
+/// of rows adds them up, group after group.</item>
 /// <item><see cref="Pack{TInt, TFloat, TOps}"/> and <see cref="Tile{TInt, TFloat, TOps, TTokens}"/>: a batch. A block of
 /// lanes weight rows is first rearranged so that a vector holds one pair of weights of each row (lane r = row r), then
 /// each pair of activations of a token, broadcast, multiplies all the rows at once: the integer sums come out one row per
@@ -29,19 +33,19 @@ internal struct Count1 : ITileCount { public static int Count => 1; }
 internal static unsafe class Q8Tiles
 {
     /// <summary>
-    /// One row: Σ over groups g of ((float) Σ_k w[k] · x[k]) · ws[g]) · xs[g], with x the token's quantized values
-    /// (n int16) and xs its scales. The group is a whole number of vectors (<see cref="Q8Simd.WidthFor"/>). Each group's
-    /// vector of partial sums goes to <paramref name="scratch"/> (Lanes × Lanes ints), and Lanes groups' sums are
-    /// finished together (<see cref="IQ8Ops{TInt, TFloat}.SumEach"/>), their float terms formed in one vector
-    /// (<paramref name="terms"/>, Lanes floats) and added to the row's sum one by one, in order.
+    /// The float terms of one row against one token (x: n int16, xs: its scales): terms[g] = ((float) Σ_k w[k] · x[k]) ·
+    /// ws[g]) · xs[g] for each group g, runq.c's term. The group is a whole number of vectors
+    /// (<see cref="Q8Simd.WidthFor"/>). Each group's vector of partial sums goes to <paramref name="scratch"/> (Lanes ×
+    /// Lanes ints), and Lanes groups' sums are finished together (<see cref="IQ8Ops{TInt, TFloat}.SumEach"/>) and their
+    /// terms formed in one vector. <paramref name="terms"/> has room for the groups rounded up to whole vectors.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Row<TInt, TFloat, TOps>(sbyte* w, float* ws, short* x, float* xs, int n, int groupSize, int* scratch, float* terms)
+    public static void RowTerms<TInt, TFloat, TOps>(sbyte* w, float* ws, short* x, float* xs, int n, int groupSize, int* scratch, float* terms)
         where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
         int lanes = TOps.Lanes, step = 2 * lanes, groups = n / groupSize;
-        float val = 0f;
-        for (int g0 = 0; g0 < groups; g0 += lanes)
+        int g0 = 0;
+        for (; g0 < groups; g0 += lanes)
         {
             int count = Math.Min(lanes, groups - g0);
             for (int i = 0; i < lanes; i++)
@@ -54,14 +58,86 @@ internal static unsafe class Q8Tiles
             }
             TInt sums = TOps.SumEach(scratch);
             if (count == lanes)
-                TOps.StoreFloat(terms, TOps.Multiply(TOps.Multiply(TOps.ToFloat(sums), TOps.LoadFloat(ws + g0)), TOps.LoadFloat(xs + g0)));
+                TOps.StoreFloat(terms + g0, TOps.Multiply(TOps.Multiply(TOps.ToFloat(sums), TOps.LoadFloat(ws + g0)), TOps.LoadFloat(xs + g0)));
             else
             {
                 // The row's last groups: scales past them are not to be read.
-                TOps.StoreFloat(terms, TOps.ToFloat(sums));
-                for (int i = 0; i < count; i++) terms[i] = (terms[i] * ws[g0 + i]) * xs[g0 + i];
+                TOps.StoreFloat(terms + g0, TOps.ToFloat(sums));
+                for (int i = 0; i < count; i++) terms[g0 + i] = (terms[g0 + i] * ws[g0 + i]) * xs[g0 + i];
             }
-            for (int i = 0; i < count; i++) val += terms[i];
+        }
+    }
+
+    /// <summary>
+    /// <see cref="RowTerms{TInt, TFloat, TOps}"/> for <paramref name="rows"/> consecutive rows at once with AVX-512: their
+    /// groups are one run in memory (row after row, values and scales alike), taken sixteen at a time whatever row they
+    /// belong to, so that every halving tree is full even when a row has fewer than sixteen groups or not a multiple of
+    /// sixteen. Group f is group f mod G of its row: its activations are at x + xOffsets[f mod G + i] for the i-th group
+    /// of a run starting at f, and its activation scale at xsRepeated[f mod G + i] (both tables G + 16 long, repeating
+    /// the row's G entries). terms[f] for f &lt; rows · G, so row r's terms are at terms + r · G.
+    /// </summary>
+    public static void BlockTerms512(sbyte* w, float* ws, int rows, int groups, int groupSize, short* x, int* xOffsets, float* xsRepeated, float* terms)
+    {
+        int total = rows * groups;
+        for (int f0 = 0, g = 0; f0 < total; f0 += 16)
+        {
+            int count = Math.Min(16, total - f0);
+            sbyte* wf = w + (long)f0 * groupSize;
+            int* xo = xOffsets + g;
+            var sums = Q8Ops512.SumEach(
+                Group(wf, x, xo, groupSize, 0, count), Group(wf, x, xo, groupSize, 1, count), Group(wf, x, xo, groupSize, 2, count),
+                Group(wf, x, xo, groupSize, 3, count), Group(wf, x, xo, groupSize, 4, count), Group(wf, x, xo, groupSize, 5, count),
+                Group(wf, x, xo, groupSize, 6, count), Group(wf, x, xo, groupSize, 7, count), Group(wf, x, xo, groupSize, 8, count),
+                Group(wf, x, xo, groupSize, 9, count), Group(wf, x, xo, groupSize, 10, count), Group(wf, x, xo, groupSize, 11, count),
+                Group(wf, x, xo, groupSize, 12, count), Group(wf, x, xo, groupSize, 13, count), Group(wf, x, xo, groupSize, 14, count),
+                Group(wf, x, xo, groupSize, 15, count));
+            Terms(Vector512.ConvertToSingle(sums), ws + f0, xsRepeated + g, terms + f0, count);
+            for (g += 16; g >= groups; g -= groups) { }
+        }
+    }
+
+    /// <summary>Group i of a run's vector of partial integer sums (512 bits), or zeros past the <paramref name="count"/> groups left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<int> Group(sbyte* w, short* x, int* xOffsets, int groupSize, int i, int count)
+    {
+        var acc = Vector512<int>.Zero;
+        if (i >= count) return acc;
+        sbyte* wg = w + i * groupSize;
+        short* xg = x + xOffsets[i];
+        for (int k = 0; k < groupSize; k += 32) acc = Q8Ops512.MultiplyAddPairs(acc, Q8Ops512.Widen(wg + k), Q8Ops512.Load(xg + k));
+        return acc;
+    }
+
+    /// <summary>terms[g] = ((float) sum_g · ws[g]) · xs[g] for the first <paramref name="count"/> lanes (the others are junk).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Terms(Vector512<float> sums, float* ws, float* xs, float* terms, int count)
+    {
+        if (count == 16)
+        {
+            (sums * Vector512.Load(ws) * Vector512.Load(xs)).Store(terms);
+            return;
+        }
+        // The row's last groups: scales past them are not to be read.
+        sums.Store(terms);
+        for (int i = 0; i < count; i++) terms[i] = (terms[i] * ws[i]) * xs[i];
+    }
+
+    /// <summary>
+    /// Lanes rows' sums, one row per lane: each row's terms (<see cref="RowTerms{TInt, TFloat, TOps}"/>, rows
+    /// <paramref name="stride"/> floats apart) added group after group in order, as runq.c adds them, a square of rows ×
+    /// groups transposed at a time (through <paramref name="square"/>, Lanes × Lanes floats) so that a vector holds one
+    /// group of every row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TFloat SumRows<TInt, TFloat, TOps>(float* terms, int stride, int groups, float* square)
+        where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
+    {
+        int lanes = TOps.Lanes;
+        TFloat val = TOps.ZeroFloat;
+        for (int g0 = 0; g0 < groups; g0 += lanes)
+        {
+            TOps.LoadTransposed(terms + g0, stride, square);
+            for (int g = 0, count = Math.Min(lanes, groups - g0); g < count; g++) val = TOps.Add(val, TOps.LoadFloat(square + g * lanes));
         }
         return val;
     }
