@@ -15,25 +15,27 @@ internal readonly unsafe struct Q8Projection(WeightMatrix w, WeightMatrix w3, fl
 
 /// <summary>
 /// One int8 matmul dispatch: up to three Q8_0 projections of the same quantized activations (tokens × n,
-/// <see cref="QuantizedActivations"/>). The unit of work is a block of 32 weight rows, numbered across the projections;
+/// <see cref="QuantizedActivations"/>). The unit of work is a block of 64 weight rows, numbered across the projections;
 /// <see cref="Workers"/> hands out chunks of blocks, as for <see cref="GemmJob"/>.
 /// <list type="bullet">
 /// <item>One token (decoding, bound by reading the weights): each thread takes one contiguous share and reads its rows
 /// front to back, each one dot product (<see cref="Q8Tiles.Row{TInt, TFloat, TOps}"/>); the int8 values and the scales
 /// are two separate sequential streams.</item>
-/// <item>More tokens: each block is packed a panel of columns at a time, and tiles of up to 6 tokens go over one or two
+/// <item>More tokens: each block is packed a panel of columns at a time, and tiles of up to 6 tokens go over one or four
 /// packed sub-blocks of rows at once (<see cref="Q8Tiles.Tile{TInt, TFloat, TOps, TTokens, TBlocks}"/>).</item>
 /// </list>
 /// </summary>
 [SkipLocalsInit]
 internal readonly unsafe struct Q8GemmJob : IRowJob
 {
-    public const int RowBlock = 32;
+    public const int RowBlock = 64;
     // As GemmJob: up to this many tokens a pass is bound by reading the weights.
     const int StreamingTokens = 8;
-    // Columns packed at a time (a multiple of the group size): two blocks of up to 16 rows × 512 columns × 2 bytes
+    // Columns packed at a time (a multiple of the group size): four blocks of up to 16 rows × 256 columns × 2 bytes
     // = 32 KiB, which stay in L1 while the tiles of tokens go over them.
-    const int PanelColumns = 512;
+    const int PanelColumns = 256;
+    // Packed blocks a tile runs at once: four where AVX-512 gives 32 registers (24 accumulators), one otherwise.
+    static readonly int BlocksAtOnce = Avx512F.IsSupported ? 4 : 1;
     // Tokens whose running sums a block keeps at a time (RowBlock floats each).
     const int TokenChunk = 128;
 
@@ -176,8 +178,8 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
         float* res = stackalloc float[TokenChunk * RowBlock];
         float* res3 = stackalloc float[TokenChunk * RowBlock];
         int panelColumns = Math.Max(_groupSize, PanelColumns / _groupSize * _groupSize);
-        int* packed = stackalloc int[2 * 16 * panelColumns / 2];
-        float* packedScales = stackalloc float[2 * 16 * (panelColumns / _groupSize)];
+        int* packed = stackalloc int[4 * 16 * panelColumns / 2];
+        float* packedScales = stackalloc float[4 * 16 * (panelColumns / _groupSize)];
         for (int i = 0; i < 3; i++)
         {
             var (p, from, blocks) = Part(i, start, end);
@@ -231,8 +233,7 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
         where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
         int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes;
-        // Two packed blocks side by side where there are registers for them (32 with AVX-512), one otherwise.
-        int blocksAtOnce = Avx512F.IsSupported ? 2 : 1;
+        int blocksAtOnce = BlocksAtOnce;
         int blockStride = lanes * (panelColumns / 2), scalesStride = lanes * (panelColumns / gs);
         new Span<float>(res, tokens * RowBlock).Clear();
         for (int k0 = 0; k0 < n; k0 += panelColumns)
@@ -251,12 +252,12 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
                 float* xs = _xs + (long)t0 * groups + k0 / gs;
                 var tile = new TileCall<TInt, TFloat, TOps>(packed, blockStride, packedScales, scalesStride, panelGroups, gs, n, groups, x, xs, res + sub);
                 int t = 0;
-                if (blocksAtOnce == 2)
+                if (blocksAtOnce == 4)
                 {
-                    for (; t <= tokens - 6; t += 6) tile.Run<Count6, Count2>(t);
-                    if (tokens - t >= 4) { tile.Run<Count4, Count2>(t); t += 4; }
-                    if (tokens - t >= 2) { tile.Run<Count2, Count2>(t); t += 2; }
-                    if (t < tokens) tile.Run<Count1, Count2>(t);
+                    for (; t <= tokens - 6; t += 6) tile.Run<Count6, Count4>(t);
+                    if (tokens - t >= 4) { tile.Run<Count4, Count4>(t); t += 4; }
+                    if (tokens - t >= 2) { tile.Run<Count2, Count4>(t); t += 2; }
+                    if (t < tokens) tile.Run<Count1, Count4>(t);
                 }
                 else
                 {

@@ -184,11 +184,12 @@ internal static unsafe class Q8Tiles
     }
 
     /// <summary>
-    /// One or two packed blocks of lanes rows each (TBlocks; <see cref="Pack{TInt, TFloat, TOps}"/>, the second
-    /// <paramref name="blockStride"/> ints and <paramref name="scalesStride"/> scales after the first, over
+    /// Up to four packed blocks of lanes rows each (TBlocks; <see cref="Pack{TInt, TFloat, TOps}"/>, each
+    /// <paramref name="blockStride"/> ints and <paramref name="scalesStride"/> scales after the one before, over
     /// <paramref name="groups"/> whole groups) against TTokens tokens (n int16 apart, scales <paramref name="scalesPerToken"/>
     /// apart): the running sums res[t · resStride + b · lanes + r] go on over these groups. Each broadcast pair of a token's
-    /// activations multiplies both blocks: with 2 × 6 tiles, 8 loads feed 12 multiply-adds.
+    /// activations multiplies every block: with 4 × 6 tiles, 10 loads feed 24 multiply-adds, and 24 accumulators hold the
+    /// group's integer sums; the running float sums wait in res (L1) and take each group's terms at its end.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Tile<TInt, TFloat, TOps, TTokens, TBlocks>(int* packed, int blockStride, float* packedScales, int scalesStride,
@@ -196,106 +197,128 @@ internal static unsafe class Q8Tiles
         where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
         where TTokens : struct, ITileCount where TBlocks : struct, ITileCount
     {
-        int tokens = TTokens.Count, lanes = TOps.Lanes;
-        bool two = TBlocks.Count == 2;
+        int tokens = TTokens.Count, blocks = TBlocks.Count, lanes = TOps.Lanes;
         short* x0 = x, x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n, x4 = x + 4 * n, x5 = x + 5 * n;
-        float* r0 = res, r1 = res + resStride, r2 = res + 2 * resStride, r3 = res + 3 * resStride, r4 = res + 4 * resStride, r5 = res + 5 * resStride;
-        TFloat v0 = TOps.LoadFloat(r0), w0 = two ? TOps.LoadFloat(r0 + lanes) : default;
-        TFloat v1 = tokens > 1 ? TOps.LoadFloat(r1) : default, w1 = two && tokens > 1 ? TOps.LoadFloat(r1 + lanes) : default;
-        TFloat v2 = tokens > 2 ? TOps.LoadFloat(r2) : default, w2 = two && tokens > 2 ? TOps.LoadFloat(r2 + lanes) : default;
-        TFloat v3 = tokens > 3 ? TOps.LoadFloat(r3) : default, w3 = two && tokens > 3 ? TOps.LoadFloat(r3 + lanes) : default;
-        TFloat v4 = tokens > 4 ? TOps.LoadFloat(r4) : default, w4 = two && tokens > 4 ? TOps.LoadFloat(r4 + lanes) : default;
-        TFloat v5 = tokens > 5 ? TOps.LoadFloat(r5) : default, w5 = two && tokens > 5 ? TOps.LoadFloat(r5 + lanes) : default;
         int* p = packed;
         nint groupLength = groupSize;
         for (int g = 0; g < groups; g++, x0 += groupSize, x1 += groupSize, x2 += groupSize, x3 += groupSize, x4 += groupSize, x5 += groupSize)
         {
-            // a: the first block's integer sums of this group, c: the second's.
-            TInt a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, a4 = TOps.Zero, a5 = TOps.Zero;
-            TInt c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero, c4 = TOps.Zero, c5 = TOps.Zero;
+            // a{block}{token}: the group's integer sums.
+            TInt a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero, a03 = TOps.Zero, a04 = TOps.Zero, a05 = TOps.Zero;
+            TInt a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero, a13 = TOps.Zero, a14 = TOps.Zero, a15 = TOps.Zero;
+            TInt a20 = TOps.Zero, a21 = TOps.Zero, a22 = TOps.Zero, a23 = TOps.Zero, a24 = TOps.Zero, a25 = TOps.Zero;
+            TInt a30 = TOps.Zero, a31 = TOps.Zero, a32 = TOps.Zero, a33 = TOps.Zero, a34 = TOps.Zero, a35 = TOps.Zero;
             // One index for every token's pair (scaled addressing), one pointer through the packed rows.
             for (nint j = 0; j < groupLength; j += 2, p += lanes)
             {
-                TInt wa = TOps.Load((short*)p), wb = two ? TOps.Load((short*)(p + blockStride)) : default, b;
+                TInt w0 = TOps.Load((short*)p), w1 = blocks > 1 ? TOps.Load((short*)(p + blockStride)) : default;
+                TInt w2 = blocks > 2 ? TOps.Load((short*)(p + 2 * blockStride)) : default, w3 = blocks > 3 ? TOps.Load((short*)(p + 3 * blockStride)) : default;
+                TInt b;
                 b = TOps.BroadcastPair(x0 + j);
-                a0 = TOps.MultiplyAddPairs(a0, wa, b);
-                if (two) c0 = TOps.MultiplyAddPairs(c0, wb, b);
+                a00 = TOps.MultiplyAddPairs(a00, w0, b);
+                if (blocks > 1) a10 = TOps.MultiplyAddPairs(a10, w1, b);
+                if (blocks > 2) a20 = TOps.MultiplyAddPairs(a20, w2, b);
+                if (blocks > 3) a30 = TOps.MultiplyAddPairs(a30, w3, b);
                 if (tokens > 1)
                 {
                     b = TOps.BroadcastPair(x1 + j);
-                    a1 = TOps.MultiplyAddPairs(a1, wa, b);
-                    if (two) c1 = TOps.MultiplyAddPairs(c1, wb, b);
+                    a01 = TOps.MultiplyAddPairs(a01, w0, b);
+                    if (blocks > 1) a11 = TOps.MultiplyAddPairs(a11, w1, b);
+                    if (blocks > 2) a21 = TOps.MultiplyAddPairs(a21, w2, b);
+                    if (blocks > 3) a31 = TOps.MultiplyAddPairs(a31, w3, b);
                 }
                 if (tokens > 2)
                 {
                     b = TOps.BroadcastPair(x2 + j);
-                    a2 = TOps.MultiplyAddPairs(a2, wa, b);
-                    if (two) c2 = TOps.MultiplyAddPairs(c2, wb, b);
+                    a02 = TOps.MultiplyAddPairs(a02, w0, b);
+                    if (blocks > 1) a12 = TOps.MultiplyAddPairs(a12, w1, b);
+                    if (blocks > 2) a22 = TOps.MultiplyAddPairs(a22, w2, b);
+                    if (blocks > 3) a32 = TOps.MultiplyAddPairs(a32, w3, b);
                 }
                 if (tokens > 3)
                 {
                     b = TOps.BroadcastPair(x3 + j);
-                    a3 = TOps.MultiplyAddPairs(a3, wa, b);
-                    if (two) c3 = TOps.MultiplyAddPairs(c3, wb, b);
+                    a03 = TOps.MultiplyAddPairs(a03, w0, b);
+                    if (blocks > 1) a13 = TOps.MultiplyAddPairs(a13, w1, b);
+                    if (blocks > 2) a23 = TOps.MultiplyAddPairs(a23, w2, b);
+                    if (blocks > 3) a33 = TOps.MultiplyAddPairs(a33, w3, b);
                 }
                 if (tokens > 4)
                 {
                     b = TOps.BroadcastPair(x4 + j);
-                    a4 = TOps.MultiplyAddPairs(a4, wa, b);
-                    if (two) c4 = TOps.MultiplyAddPairs(c4, wb, b);
+                    a04 = TOps.MultiplyAddPairs(a04, w0, b);
+                    if (blocks > 1) a14 = TOps.MultiplyAddPairs(a14, w1, b);
+                    if (blocks > 2) a24 = TOps.MultiplyAddPairs(a24, w2, b);
+                    if (blocks > 3) a34 = TOps.MultiplyAddPairs(a34, w3, b);
                 }
                 if (tokens > 5)
                 {
                     b = TOps.BroadcastPair(x5 + j);
-                    a5 = TOps.MultiplyAddPairs(a5, wa, b);
-                    if (two) c5 = TOps.MultiplyAddPairs(c5, wb, b);
+                    a05 = TOps.MultiplyAddPairs(a05, w0, b);
+                    if (blocks > 1) a15 = TOps.MultiplyAddPairs(a15, w1, b);
+                    if (blocks > 2) a25 = TOps.MultiplyAddPairs(a25, w2, b);
+                    if (blocks > 3) a35 = TOps.MultiplyAddPairs(a35, w3, b);
                 }
             }
             // runq.c's float step for the group: val += ((float) ival · weight scale) · activation scale.
-            TFloat sa = TOps.LoadFloat(packedScales + g * lanes), sc = two ? TOps.LoadFloat(packedScales + scalesStride + g * lanes) : default, xsb;
-            xsb = TOps.BroadcastFloat(xs[g]);
-            v0 = Step(v0, a0, sa, xsb);
-            if (two) w0 = Step(w0, c0, sc, xsb);
+            float* ps = packedScales + g * lanes;
+            TFloat s0 = TOps.LoadFloat(ps), s1 = blocks > 1 ? TOps.LoadFloat(ps + scalesStride) : default;
+            TFloat s2 = blocks > 2 ? TOps.LoadFloat(ps + 2 * scalesStride) : default, s3 = blocks > 3 ? TOps.LoadFloat(ps + 3 * scalesStride) : default;
+            var xs0 = TOps.BroadcastFloat(xs[0 * scalesPerToken + g]);
+            float* r0 = res + 0 * resStride;
+            Step(r0, a00, s0, xs0);
+            if (blocks > 1) Step(r0 + 1 * lanes, a10, s1, xs0);
+            if (blocks > 2) Step(r0 + 2 * lanes, a20, s2, xs0);
+            if (blocks > 3) Step(r0 + 3 * lanes, a30, s3, xs0);
             if (tokens > 1)
             {
-                xsb = TOps.BroadcastFloat(xs[scalesPerToken + g]);
-                v1 = Step(v1, a1, sa, xsb);
-                if (two) w1 = Step(w1, c1, sc, xsb);
+                var xs1 = TOps.BroadcastFloat(xs[1 * scalesPerToken + g]);
+                float* r1 = res + 1 * resStride;
+                Step(r1, a01, s0, xs1);
+                if (blocks > 1) Step(r1 + 1 * lanes, a11, s1, xs1);
+                if (blocks > 2) Step(r1 + 2 * lanes, a21, s2, xs1);
+                if (blocks > 3) Step(r1 + 3 * lanes, a31, s3, xs1);
             }
             if (tokens > 2)
             {
-                xsb = TOps.BroadcastFloat(xs[2 * scalesPerToken + g]);
-                v2 = Step(v2, a2, sa, xsb);
-                if (two) w2 = Step(w2, c2, sc, xsb);
+                var xs2 = TOps.BroadcastFloat(xs[2 * scalesPerToken + g]);
+                float* r2 = res + 2 * resStride;
+                Step(r2, a02, s0, xs2);
+                if (blocks > 1) Step(r2 + 1 * lanes, a12, s1, xs2);
+                if (blocks > 2) Step(r2 + 2 * lanes, a22, s2, xs2);
+                if (blocks > 3) Step(r2 + 3 * lanes, a32, s3, xs2);
             }
             if (tokens > 3)
             {
-                xsb = TOps.BroadcastFloat(xs[3 * scalesPerToken + g]);
-                v3 = Step(v3, a3, sa, xsb);
-                if (two) w3 = Step(w3, c3, sc, xsb);
+                var xs3 = TOps.BroadcastFloat(xs[3 * scalesPerToken + g]);
+                float* r3 = res + 3 * resStride;
+                Step(r3, a03, s0, xs3);
+                if (blocks > 1) Step(r3 + 1 * lanes, a13, s1, xs3);
+                if (blocks > 2) Step(r3 + 2 * lanes, a23, s2, xs3);
+                if (blocks > 3) Step(r3 + 3 * lanes, a33, s3, xs3);
             }
             if (tokens > 4)
             {
-                xsb = TOps.BroadcastFloat(xs[4 * scalesPerToken + g]);
-                v4 = Step(v4, a4, sa, xsb);
-                if (two) w4 = Step(w4, c4, sc, xsb);
+                var xs4 = TOps.BroadcastFloat(xs[4 * scalesPerToken + g]);
+                float* r4 = res + 4 * resStride;
+                Step(r4, a04, s0, xs4);
+                if (blocks > 1) Step(r4 + 1 * lanes, a14, s1, xs4);
+                if (blocks > 2) Step(r4 + 2 * lanes, a24, s2, xs4);
+                if (blocks > 3) Step(r4 + 3 * lanes, a34, s3, xs4);
             }
             if (tokens > 5)
             {
-                xsb = TOps.BroadcastFloat(xs[5 * scalesPerToken + g]);
-                v5 = Step(v5, a5, sa, xsb);
-                if (two) w5 = Step(w5, c5, sc, xsb);
+                var xs5 = TOps.BroadcastFloat(xs[5 * scalesPerToken + g]);
+                float* r5 = res + 5 * resStride;
+                Step(r5, a05, s0, xs5);
+                if (blocks > 1) Step(r5 + 1 * lanes, a15, s1, xs5);
+                if (blocks > 2) Step(r5 + 2 * lanes, a25, s2, xs5);
+                if (blocks > 3) Step(r5 + 3 * lanes, a35, s3, xs5);
             }
         }
-        TOps.StoreFloat(r0, v0);
-        if (two) TOps.StoreFloat(r0 + lanes, w0);
-        if (tokens > 1) { TOps.StoreFloat(r1, v1); if (two) TOps.StoreFloat(r1 + lanes, w1); }
-        if (tokens > 2) { TOps.StoreFloat(r2, v2); if (two) TOps.StoreFloat(r2 + lanes, w2); }
-        if (tokens > 3) { TOps.StoreFloat(r3, v3); if (two) TOps.StoreFloat(r3 + lanes, w3); }
-        if (tokens > 4) { TOps.StoreFloat(r4, v4); if (two) TOps.StoreFloat(r4 + lanes, w4); }
-        if (tokens > 5) { TOps.StoreFloat(r5, v5); if (two) TOps.StoreFloat(r5 + lanes, w5); }
 
-        static TFloat Step(TFloat val, TInt ival, TFloat weightScales, TFloat activationScale) =>
-            TOps.Add(val, TOps.Multiply(TOps.Multiply(TOps.ToFloat(ival), weightScales), activationScale));
+        static void Step(float* val, TInt ival, TFloat weightScales, TFloat activationScale) =>
+            TOps.StoreFloat(val, TOps.Add(TOps.LoadFloat(val), TOps.Multiply(TOps.Multiply(TOps.ToFloat(ival), weightScales), activationScale)));
     }
+
 }
