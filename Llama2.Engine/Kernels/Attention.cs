@@ -156,16 +156,11 @@ public static unsafe class Attention
         {
             // Width positions at once, one per lane: a square of their keys is transposed so that each vector holds
             // element i of every position's key, and the lanes' sums go on term by term in order.
-            float* columns = stackalloc float[w * w];
             var div = TOps.Broadcast(divisor);
             for (; t <= len - w; t += w)
             {
                 TVec score = TOps.Zero;
-                for (int i0 = 0; i0 < headSize; i0 += w)
-                {
-                    TOps.LoadTransposed(keys + t * stride + i0, stride, columns);
-                    for (int i = 0; i < w; i++) score = TOps.Add(score, TOps.Multiply(TOps.Broadcast(q[i0 + i]), TOps.Load(columns + i * w)));
-                }
+                for (int i0 = 0; i0 < headSize; i0 += w) score = TOps.AddDotsInOrder(keys + t * stride + i0, stride, q + i0, score);
                 TOps.Store(att + t, TOps.Divide(score, div));
             }
         }

@@ -26,6 +26,11 @@ internal unsafe interface IVectorOps<TVec> where TVec : struct
     /// element j of row r to destination[j · Width + r] (<see cref="Transposes"/>).
     /// </summary>
     static abstract void LoadTransposed(float* source, long stride, float* destination);
+    /// <summary>
+    /// sum + Σ_i q[i] · column i, the columns those of the Width rows of Width floats at <paramref name="source"/>
+    /// (<paramref name="stride"/> apart): lane r gets q · row r added term by term in order, a product then a sum.
+    /// </summary>
+    static abstract TVec AddDotsInOrder(float* source, long stride, float* q, TVec sum);
 }
 
 internal unsafe struct Ops512 : IVectorOps<Vector512<float>>
@@ -45,6 +50,33 @@ internal unsafe struct Ops512 : IVectorOps<Vector512<float>>
         int* d = (int*)destination;
         r0.Store(d); r1.Store(d + 16); r2.Store(d + 32); r3.Store(d + 48); r4.Store(d + 64); r5.Store(d + 80); r6.Store(d + 96); r7.Store(d + 112);
         r8.Store(d + 128); r9.Store(d + 144); r10.Store(d + 160); r11.Store(d + 176); r12.Store(d + 192); r13.Store(d + 208); r14.Store(d + 224); r15.Store(d + 240);
+
+        Vector512<int> Row(int r) => Vector512.Load((int*)(source + r * stride));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> AddDotsInOrder(float* source, long stride, float* q, Vector512<float> sum)
+    {
+        if (!Transposes.IsAccelerated(16))
+        {
+            float* columns = stackalloc float[256];
+            Transposes.Portable(source, stride, columns, 16);
+            for (int i = 0; i < 16; i++) sum += Vector512.Create(q[i]) * Vector512.Load(columns + 16 * i);
+            return sum;
+        }
+        Vector512<int> r0 = Row(0), r1 = Row(1), r2 = Row(2), r3 = Row(3), r4 = Row(4), r5 = Row(5), r6 = Row(6), r7 = Row(7);
+        Vector512<int> r8 = Row(8), r9 = Row(9), r10 = Row(10), r11 = Row(11), r12 = Row(12), r13 = Row(13), r14 = Row(14), r15 = Row(15);
+        Transposes.Square(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7,
+            ref r8, ref r9, ref r10, ref r11, ref r12, ref r13, ref r14, ref r15);
+        sum += Vector512.Create(q[0]) * r0.AsSingle(); sum += Vector512.Create(q[1]) * r1.AsSingle();
+        sum += Vector512.Create(q[2]) * r2.AsSingle(); sum += Vector512.Create(q[3]) * r3.AsSingle();
+        sum += Vector512.Create(q[4]) * r4.AsSingle(); sum += Vector512.Create(q[5]) * r5.AsSingle();
+        sum += Vector512.Create(q[6]) * r6.AsSingle(); sum += Vector512.Create(q[7]) * r7.AsSingle();
+        sum += Vector512.Create(q[8]) * r8.AsSingle(); sum += Vector512.Create(q[9]) * r9.AsSingle();
+        sum += Vector512.Create(q[10]) * r10.AsSingle(); sum += Vector512.Create(q[11]) * r11.AsSingle();
+        sum += Vector512.Create(q[12]) * r12.AsSingle(); sum += Vector512.Create(q[13]) * r13.AsSingle();
+        sum += Vector512.Create(q[14]) * r14.AsSingle(); sum += Vector512.Create(q[15]) * r15.AsSingle();
+        return sum;
 
         Vector512<int> Row(int r) => Vector512.Load((int*)(source + r * stride));
     }
@@ -81,6 +113,15 @@ internal unsafe struct Ops256 : IVectorOps<Vector256<float>>
         Vector256<int> Row(int r) => Vector256.Load((int*)(source + r * stride));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AddDotsInOrder(float* source, long stride, float* q, Vector256<float> sum)
+    {
+        float* columns = stackalloc float[64];
+        LoadTransposed(source, stride, columns);
+        for (int i = 0; i < 8; i++) sum += Vector256.Create(q[i]) * Vector256.Load(columns + 8 * i);
+        return sum;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
@@ -112,6 +153,15 @@ internal unsafe struct Ops128 : IVectorOps<Vector128<float>>
         r0.Store(d); r1.Store(d + 4); r2.Store(d + 8); r3.Store(d + 12);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> AddDotsInOrder(float* source, long stride, float* q, Vector128<float> sum)
+    {
+        float* columns = stackalloc float[16];
+        LoadTransposed(source, stride, columns);
+        for (int i = 0; i < 4; i++) sum += Vector128.Create(q[i]) * Vector128.Load(columns + 4 * i);
+        return sum;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
@@ -129,6 +179,8 @@ internal unsafe struct Ops128 : IVectorOps<Vector128<float>>
 internal unsafe struct OpsScalar : IVectorOps<float>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void LoadTransposed(float* source, long stride, float* destination) => *destination = *source;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float AddDotsInOrder(float* source, long stride, float* q, float sum) => sum + *q * *source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Multiply(float a, float b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Divide(float a, float b) => a / b;
