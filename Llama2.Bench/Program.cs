@@ -82,6 +82,8 @@ static IEnumerable<string[]> Measure(string shape, List<FormatRuns> formats, Ben
     // page the weights in and warm the JIT.
     foreach (var f in formats.AsEnumerable().Reverse())
     {
+        // What earlier shapes and formats left on the GC heap goes back to the system first.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         ResetPeakRss();
         using (var checkpoint = Checkpoint.Open(f.Path))
         {
@@ -92,9 +94,6 @@ static IEnumerable<string[]> Measure(string shape, List<FormatRuns> formats, Ben
             f.PeakRss = PeakRss();
             f.FilePlusKvCache = checkpoint.FileBytes + state.KvCacheBytes;
         }
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
     }
 
     var open = formats.Select(f => (Format: f, Checkpoint: Checkpoint.Open(f.Path))).ToList();
