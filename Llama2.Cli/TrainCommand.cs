@@ -100,10 +100,10 @@ public static class TrainCommand
 
         var command = new Command("train", """
             Trains a Llama 2 model from scratch (or from --init-from) on pretokenized text, as llama2.c's train.py: AdamW,
-            warm-up then cosine decay, gradient clipping. Every --eval-interval steps it reports the validation loss and a
-            sample, and saves --out/checkpoint.bin (resume from it with --resume), --out/model.bin (a llama2.c checkpoint,
-            version 0), loss.csv and loss.png. Ctrl+C finishes the step under way and saves.
-            Example: Llama2.Cli train --data data/kjv --dim 256 --layers 4 --heads 8 --kv-heads 4 --steps 2000 --out out/kjv
+            warm-up then cosine decay, gradient clipping. Every --eval-interval steps: the validation loss, a sample, and in
+            --out a checkpoint to resume from, the model as a llama2.c checkpoint (version 0), loss.csv and loss.png.
+            Ctrl+C finishes the step under way and saves. Example:
+            Llama2.Cli train --data data/kjv --dim 256 --layers 4 --heads 8 --kv-heads 4 --steps 1500 --out out/kjv
             """)
         {
             data, trainTokens, validationTokens, tokenType, vocab, tokenizer,
@@ -206,7 +206,8 @@ public static class TrainCommand
         var config = o.ModelConfig();
         Console.WriteLine($"{(o.Resume ? "resuming" : "training")} {config} ({config.ParameterCount:N0} parameters) in {o.OutputDirectory}");
         Console.WriteLine($"on {o.TrainTokens}{(o.ValidationTokens is null ? "" : $", validation {o.ValidationTokens}")}: " +
-            $"{o.BatchSize} × {o.GradientAccumulation} × {o.SeqLen} tokens a step, {o.MaxSteps} steps, {Workers.ThreadCount} threads");
+            $"{o.BatchSize} × {o.GradientAccumulation} × {o.SeqLen} tokens a step, {o.MaxSteps} steps, {Workers.ThreadCount} " +
+            (Workers.ThreadCount == 1 ? "thread" : "threads"));
 
         var bar = ProgressBar.OnStandardError();
         var clock = Stopwatch.StartNew();
