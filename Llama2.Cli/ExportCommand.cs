@@ -25,7 +25,7 @@ public static class ExportCommand
         version.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int>() == 2)
-                result.AddError("--version 2 (int8) is not available: export version 0 or 1");
+                result.AddError("--version 2 (int8) comes with the int8 quantizer, which is not in this build yet; export version 0 or 1");
         });
         var output = new Option<string>("--output", "-o") { Description = "the llama2.c checkpoint to write", HelpName = "file", Required = true };
 
