@@ -7,6 +7,10 @@ RootCommand cli = RunCommand.Create();
 cli.Add(DownloadCommand.Create());
 cli.Add(ConvertCommand.Create());
 cli.Add(QuantizeCommand.Create());
+cli.Add(TrainTokenizerCommand.Create());
+cli.Add(PretokenizeCommand.Create());
+cli.Add(TrainCommand.Create());
+cli.Add(ExportCommand.Create());
 VerbHelpAction.Install(cli);
 
 // Arguments are taken as they are, as run.c takes them: a prompt starting with '@' is text, not a response file.

@@ -13,14 +13,19 @@ namespace Llama2.Cli;
 /// The command without a verb, a drop-in for llama2.c's <c>./run</c>:
 /// <c>Llama2.Cli model.bin -t 0.8 -p 0.9 -s 42 -n 256 -i "prompt" -z tokenizer.bin -m generate</c>, with run.c's short
 /// flags, its defaults and its clamping, a long name for each flag, <c>--threads</c> and <c>--context-shift</c>.
-/// <c>-m generate</c> continues the prompt; <c>-m chat</c> is a conversation (<see cref="ChatMode"/>).
+/// <c>-m generate</c> continues the prompt; <c>-m chat</c> is a conversation (<see cref="ChatMode"/>). Without a
+/// checkpoint (which run.c requires) it runs the shipped <see cref="DefaultModel"/> with its own tokenizer.
 /// </summary>
 public static class RunCommand
 {
     public static RootCommand Create()
     {
         var defaults = RunOptions.Defaults;
-        var checkpoint = new Argument<string>("checkpoint") { Description = "a llama2.c checkpoint (.bin: fp32 version 0 or 1, int8 version 2)" };
+        var checkpoint = new Argument<string?>("checkpoint")
+        {
+            Description = $"a llama2.c checkpoint (.bin: fp32 version 0 or 1, int8 version 2); none: the shipped {DefaultModel.Name}",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var temperature = new Option<float>("--temperature", "-t")
         {
             Description = "temperature in [0,inf]; 0 = greedy (argmax), below 0 counts as 0",
@@ -45,11 +50,10 @@ public static class RunCommand
             DefaultValueFactory = _ => defaults.Steps,
         }.AcceptNumbers();
         var prompt = new Option<string?>("--prompt", "-i") { Description = "input prompt", HelpName = "string" };
-        var tokenizer = new Option<string>("--tokenizer", "-z")
+        var tokenizer = new Option<string?>("--tokenizer", "-z")
         {
-            Description = "path to the tokenizer",
+            Description = $"path to the tokenizer; default: {defaults.TokenizerPath}, or the shipped model's own when no checkpoint is named",
             HelpName = "path",
-            DefaultValueFactory = _ => defaults.TokenizerPath,
         };
         var mode = new Option<string>("--mode", "-m")
         {
@@ -77,9 +81,11 @@ public static class RunCommand
             DefaultValueFactory = _ => "none",
         }.AcceptOnlyFromAmong("none", "q8_0");
 
-        var command = new RootCommand("""
+        var command = new RootCommand($"""
             Generates text from a llama2.c checkpoint, or chats with it, as llama2.c's ./run does, with the same flags and defaults.
-            Example: Llama2.Cli stories15M.bin -z tokenizer.bin -n 256 -i "Once upon a time"
+            Without a checkpoint it runs the model this project ships, {DefaultModel.Name} (the King James Bible).
+            Example: Llama2.Cli -i "And God said"
+                     Llama2.Cli stories15M.bin -z tokenizer.bin -n 256 -i "Once upon a time"
             Chat:    Llama2.Cli llama2_7b_chat.bin -m chat -y "You are a helpful assistant." -n 0
             Longer:  Llama2.Cli stories15M.bin -z tokenizer.bin -n 2000 --context-shift
             """)
@@ -88,13 +94,13 @@ public static class RunCommand
         };
         command.SetAction((parsed, cancellationToken) => RunAsync(new RunOptions
         {
-            CheckpointPath = parsed.GetRequiredValue(checkpoint),
+            CheckpointPath = parsed.GetValue(checkpoint) ?? DefaultModel.CheckpointPath,
             Temperature = parsed.GetValue(temperature),
             TopP = parsed.GetValue(topP),
             Seed = parsed.GetValue(seed),
             Steps = parsed.GetValue(steps),
             Prompt = parsed.GetValue(prompt),
-            TokenizerPath = parsed.GetRequiredValue(tokenizer),
+            TokenizerPath = parsed.GetValue(tokenizer) ?? (parsed.GetValue(checkpoint) is null ? DefaultModel.TokenizerPath : defaults.TokenizerPath),
             Mode = parsed.GetRequiredValue(mode),
             SystemPrompt = parsed.GetValue(systemPrompt),
             Threads = parsed.GetValue(threads),

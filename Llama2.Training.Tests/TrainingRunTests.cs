@@ -128,7 +128,9 @@ public sealed class TrainingRunTests
         var fineTune = Options(temp, maxSteps: 3, evalInterval: 10, output: "second") with { InitFrom = trained.ModelPath, Dim = 64, Layers = 1 };
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var recorder = new Recorder(p => { if (p.Event == TrainingEvent.Step && p.Step == 1) cancel.Cancel(); });
-        var stopped = new TrainingRunner(fineTune).Run(recorder, cancel.Token);
+        var runner = new TrainingRunner(fineTune);
+        Assert.Equal(first.ModelConfig(), runner.Options.ModelConfig()); // known before the run, for the caller to show
+        var stopped = runner.Run(recorder, cancel.Token);
         // The shape is the model's, and step 0's validation loss is the trained model's, not a fresh one's ~3.47.
         Assert.Equal(first.ModelConfig(), CheckpointExport.ReadConfig(Path.Combine(fineTune.OutputDirectory, TrainingRunner.ModelFile)));
         Assert.Equal(trained.ValidationLoss, recorder.Reports.First(r => r.Event == TrainingEvent.Evaluation).ValidationLoss);

@@ -30,7 +30,7 @@ public sealed class TrainingRunner
 
     /// <summary>
     /// Checks the options (an <see cref="ArgumentException"/> lists every problem), taking the data from
-    /// <see cref="TrainingOptions.Dataset"/> if given; with Resume, takes the run's saved options.
+    /// <see cref="TrainingOptions.Dataset"/> if given and the shape from <see cref="TrainingOptions.InitFrom"/>; with Resume, takes the run's saved options.
     /// </summary>
     public TrainingRunner(TrainingOptions options)
     {
@@ -51,6 +51,13 @@ public sealed class TrainingRunner
             };
         }
         options = options.WithDataset();
+        // A fine-tuned model's shape is the checkpoint's, whatever the shape options say.
+        if (options.InitFrom is not null && !options.Resume)
+        {
+            var config = CheckpointExport.ReadConfig(options.InitFrom);
+            options = options with { Dim = config.Dim, Layers = config.NLayers, Heads = config.NHeads, KvHeads = config.NKvHeads,
+                VocabSize = config.VocabSize, SeqLen = config.SeqLen, HiddenDim = config.HiddenDim };
+        }
         var problems = options.Validate();
         if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
         Options = options;
@@ -65,9 +72,7 @@ public sealed class TrainingRunner
     {
         var o = Options;
         Directory.CreateDirectory(o.OutputDirectory);
-        var config = o.InitFrom is not null ? CheckpointExport.ReadConfig(o.InitFrom) : o.ModelConfig();
-        if (o.InitFrom is not null) o = o with { Dim = config.Dim, Layers = config.NLayers, Heads = config.NHeads, KvHeads = config.NKvHeads,
-            VocabSize = config.VocabSize, SeqLen = config.SeqLen, HiddenDim = config.HiddenDim };
+        var config = o.ModelConfig();
 
         using var train = TokenFile.Open(o.TrainTokens, o.TokenType);
         using var validation = o.ValidationTokens is null ? null : TokenFile.Open(o.ValidationTokens, o.TokenType);

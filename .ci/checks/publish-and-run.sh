@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # What the container does, without a Docker engine: publish exactly as docker/Dockerfile does (docker/publish.sh),
 # start the published app as the image's entrypoint would (its environment variables, port 8080, working directory,
-# a non-root user), then smoke-test /health, /generate, /v1/chat/completions, the --healthcheck probe, and every curl
-# command in README's "Server", "OpenAI-compatible API" and "Beyond the context window" sections, so the README cannot rot. The server listens on 127.0.0.1 only and is stopped by its PID.
+# a non-root user) on a model in a /models-like folder, then smoke-test /health, /generate, /v1/chat/completions, the
+# --healthcheck probe, and every curl command in README's "Server", "OpenAI-compatible API" and "Beyond the context
+# window" sections, so the README cannot rot. Then start it again with no model configured and no network (a proxy
+# that refuses every connection): it serves the default model it carries at once, as `docker compose up` does. The
+# server listens on 127.0.0.1 only and is stopped by its PID.
 # Last line: "N passed, N failed"; exit code non-zero on any failure.
 source "$(dirname "$0")/../check-lib.sh"
 
@@ -39,7 +42,7 @@ if curl -s -o /dev/null --max-time 2 http://127.0.0.1:8080/; then
   finish
 fi
 
-# 2. Start it as the entrypoint would: WORKDIR /app, the image's environment (paths as in the volume), port 8080,
+# 2. Start it as the entrypoint would: WORKDIR /app, the image's environment plus a model in the volume, port 8080,
 # but bound to loopback only.
 (cd "$work/app" && exec env HOME="$work/home" \
    ASPNETCORE_HTTP_PORTS=8080 ASPNETCORE_URLS=http://127.0.0.1:8080 \
@@ -91,4 +94,28 @@ wait "$server_pid" 2>/dev/null
 server_pid=""
 check "--healthcheck probe fails once the server is gone" \
   bash -c "! dotnet '$work/app/Llama2.Server.dll' --healthcheck http://127.0.0.1:8080/health >/dev/null"
+
+# 5. No model configured, no network: the default model published beside the server is served at once.
+check "the published app carries the default model" \
+  test -f "$work/app/DefaultModel/kjv-3.5M.bin" -a -f "$work/app/DefaultModel/tok2048.bin"
+(cd "$work/app" && exec env HOME="$work/home" \
+   ASPNETCORE_HTTP_PORTS=8080 ASPNETCORE_URLS=http://127.0.0.1:8080 \
+   HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
+   "${run_as[@]}" dotnet "$work/app/Llama2.Server.dll") >"$work/server-default.log" 2>&1 &
+server_pid=$!
+if wait_healthy http://127.0.0.1:8080/health "$server_pid" 300; then
+  pass "with no model configured and no network, the default model is served"
+else
+  cat "$work/server-default.log" >&2
+  fail "with no model configured and no network, the default model is served"
+  finish
+fi
+info=$(curl -s --max-time 10 http://127.0.0.1:8080/info)
+check "/info names the default model" grep -q '"model_id":"kjv-3.5M"' <<<"$info"
+answer=$(curl -s --max-time 60 http://127.0.0.1:8080/generate -H 'Content-Type: application/json' \
+  -d '{"inputs":"In the beginning","parameters":{"max_new_tokens":16}}')
+check "/generate answers from the default model" grep -q '"generated_text":"' <<<"$answer"
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null
+server_pid=""
 finish

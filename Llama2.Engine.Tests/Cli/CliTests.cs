@@ -76,6 +76,28 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Without_a_checkpoint_it_runs_the_shipped_model_with_its_own_tokenizer()
+    {
+        var (exit, stdout, stderr) = RunCli("-t", "0", "-i", "And God said");
+        Assert.True(exit == 0, stderr);
+        using var model = DefaultModel.Load();
+        var prompt = model.Tokenizer.Encode("And God said", bos: true, eos: false);
+        var sequence = model.StartSequence(new GenerationRequest
+        {
+            PromptIds = prompt, MaxNewTokens = 256 - prompt.Count + 1, StopAtEos = false, Sampling = new SamplingOptions { Temperature = 0 },
+        });
+        var expected = new System.Text.StringBuilder("And God said");
+        while (sequence.Next() is { } token) expected.Append(token.Text);
+        Assert.Equal(expected + "\n", stdout);
+        Assert.EndsWith(".\n", stdout); // a verse, ended by the BOS the model learned to write after one
+
+        // A checkpoint named without -z takes run.c's default, tokenizer.bin in the working directory.
+        var named = RunCli(DefaultModel.CheckpointPath, "-n", "8");
+        Assert.Equal(1, named.ExitCode);
+        Assert.Contains("tokenizer.bin", named.Stderr);
+    }
+
+    [Fact]
     public void Unknown_flag_prints_usage_and_exits_1()
     {
         var (exit, stdout, stderr) = RunCli("model.bin", "-q", "1");

@@ -12,7 +12,7 @@ public sealed class BeyondTheContextTests(Tiny32kServer server) : IClassFixture<
     static readonly string LongStory = string.Concat(Enumerable.Repeat("Once upon a time there was a little cat. ", 25));
     static readonly SamplingOptions Greedy = new() { Temperature = 0 };
 
-    Tokenizer Tokenizer => Assert.IsType<LoadedModel>(server.Factory.ModelHost.Loaded).Model.Tokenizer;
+    static Tokenizer Tokenizer => Tokenizer.Load(SharedData.Tokenizer32k);
 
     static async Task<JsonElement> GenerateAsync(HttpClient client, object body)
     {

@@ -3,9 +3,9 @@ using Microsoft.Extensions.Options;
 namespace Llama2.Server.Model;
 
 /// <summary>
-/// Fails start-up when a configured model file does not exist and no download is configured for it, naming the file,
-/// or when a model setting is out of its values. Whether the files' contents are valid is found out when the model
-/// loads (see <see cref="ModelHost"/>).
+/// Fails start-up when a configured model file does not exist and no download is configured for it, naming the file
+/// (after <see cref="DefaultModelPaths"/> has filled in the paths left empty), or when a model setting is out of its
+/// values. Whether the files' contents are valid is found out when the model loads (see <see cref="ModelHost"/>).
 /// </summary>
 public sealed class ModelFilesValidator : IValidateOptions<ModelOptions>
 {
@@ -13,6 +13,9 @@ public sealed class ModelFilesValidator : IValidateOptions<ModelOptions>
     {
         var failures = new List<string>();
         var download = options.Download;
+        if (string.IsNullOrWhiteSpace(options.CheckpointPath))
+            failures.Add("Model:CheckpointPath is empty but Model:TokenizerPath is set: name the checkpoint that tokenizer belongs to " +
+                "(or neither, to serve the shipped default model)");
         if (options.CheckpointPath.Length > 0 && !File.Exists(options.CheckpointPath) && download.CheckpointSourceFor(options.CheckpointPath) is null)
             failures.Add($"Model:CheckpointPath: file not found: {Path.GetFullPath(options.CheckpointPath)} " +
                 "(no Model:Download:CheckpointUrl ending in that file name to fetch it from)");

@@ -14,12 +14,11 @@ public sealed class ModelOptions
     /// <summary>
     /// llama2.c checkpoint (.bin); a relative path is taken from the working directory. When it is missing and
     /// <see cref="DownloadOptions.CheckpointUrl"/> is set, it is downloaded there before the server reports ready.
+    /// Empty: the shipped default model (see <see cref="DefaultModelPaths"/>).
     /// </summary>
-    [Required(AllowEmptyStrings = false, ErrorMessage = "Model:CheckpointPath is required (a llama2.c .bin checkpoint)")]
     public string CheckpointPath { get; set; } = "";
 
-    /// <summary>llama2.c tokenizer.bin matching the checkpoint's vocabulary.</summary>
-    [Required(AllowEmptyStrings = false, ErrorMessage = "Model:TokenizerPath is required (a llama2.c tokenizer.bin)")]
+    /// <summary>llama2.c tokenizer.bin matching the checkpoint's vocabulary. Empty: tokenizer.bin beside the checkpoint.</summary>
     public string TokenizerPath { get; set; } = "";
 
     /// <summary>

@@ -6,13 +6,14 @@ namespace Llama2.Server.Model;
 public static class ModelServiceCollectionExtensions
 {
     /// <summary>
-    /// Binds and validates <see cref="ModelOptions"/> and the scheduler's <see cref="SchedulerOptions"/> (both from the
+    /// Binds, completes (<see cref="DefaultModelPaths"/>) and validates <see cref="ModelOptions"/> and the scheduler's <see cref="SchedulerOptions"/> (both from the
     /// <c>Model</c> section) at start-up, and loads the model in the background.
     /// </summary>
     public static IServiceCollection AddModel(this IServiceCollection services, IConfiguration configuration)
     {
         var section = configuration.GetSection(ModelOptions.Section);
         services.AddOptions<ModelOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IPostConfigureOptions<ModelOptions>, DefaultModelPaths>();
         services.AddSingleton<IValidateOptions<ModelOptions>, ModelFilesValidator>();
         services.AddOptions<SchedulerOptions>().Bind(section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SchedulerOptions>, SchedulerOptionsValidator>();
