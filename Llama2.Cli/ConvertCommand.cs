@@ -6,7 +6,7 @@ using Llama2.Engine.Progress;
 namespace Llama2.Cli;
 
 /// <summary>
-/// <c>Llama2.Cli convert SRC OUT.bin [--version 0|1] [--tokenizer PATH]</c>: a Hugging Face folder or a GGUF file to a
+/// <c>Llama2.Cli convert SRC OUT.bin [--version 0|1|2] [--group-size 64] [--tokenizer PATH]</c>: a Hugging Face folder or a GGUF file to a
 /// llama2.c checkpoint, and its vocabulary to tokenizer.bin.
 /// </summary>
 public static class ConvertCommand
@@ -17,18 +17,12 @@ public static class ConvertCommand
         var output = new Argument<string>("output") { Description = "the checkpoint to write (.bin)" };
         var version = new Option<int>("--version")
         {
-            Description = "0: llama2.c's legacy fp32 format (what its run.c reads); 1: fp32 with a 256-byte header",
-            HelpName = "0|1",
+            Description = "0: llama2.c's legacy fp32 format (what its run.c reads); 1: fp32 with a 256-byte header; " +
+                          "2: int8 (Q8_0, what its runq.c reads), quantized as the quantize verb does",
+            HelpName = "0|1|2",
             DefaultValueFactory = _ => 0,
-        };
-        version.Validators.Add(result =>
-        {
-            int v = result.GetValueOrDefault<int>();
-            if (v == 2)
-                result.AddError("--version 2 (int8) comes with the int8 quantizer, which is not in this build yet; convert to --version 0 or 1");
-            else if (v is not (0 or 1))
-                result.AddError($"--version takes 0 or 1, not {v}");
-        });
+        }.AcceptNumbers(0, 2);
+        var groupSize = GroupSizeOption.Create();
         var tokenizer = new Option<string?>("--tokenizer")
         {
             Description = "where to write the vocabulary as tokenizer.bin (default: tokenizer.bin beside the output)",
@@ -38,19 +32,21 @@ public static class ConvertCommand
         var command = new Command("convert", """
             Converts a Hugging Face Llama folder (fp32, fp16 or bf16 safetensors, sharded or not, with tokenizer.model) or
             a GGUF file (F32, F16, BF16 or Q8_0) to a llama2.c checkpoint, and the model's vocabulary to tokenizer.bin.
-            Weights are widened to fp32 exactly; nothing is left under the output's name unless it is complete.
+            Weights are widened to fp32 exactly (and for --version 2 quantized to int8); nothing is left under the output's
+            name unless it is complete.
             Example: Llama2.Cli convert models/Llama-2-7b-chat-hf llama2-7b-chat.bin
             """)
         {
-            source, output, version, tokenizer,
+            source, output, version, groupSize, tokenizer,
         };
+        GroupSizeOption.OnlyWithVersion2(command, groupSize, version);
         command.SetAction((parsed, cancellationToken) => Task.FromResult(Run(
-            parsed.GetRequiredValue(source), parsed.GetRequiredValue(output), parsed.GetValue(version), parsed.GetValue(tokenizer),
-            cancellationToken)));
+            parsed.GetRequiredValue(source), parsed.GetRequiredValue(output), parsed.GetValue(version), parsed.GetValue(groupSize),
+            parsed.GetValue(tokenizer), cancellationToken)));
         return command;
     }
 
-    static int Run(string sourcePath, string outputPath, int version, string? tokenizerPath, CancellationToken cancellationToken)
+    static int Run(string sourcePath, string outputPath, int version, int groupSize, string? tokenizerPath, CancellationToken cancellationToken)
     {
         outputPath = Path.GetFullPath(outputPath);
         tokenizerPath = Path.GetFullPath(tokenizerPath ?? Path.Combine(Path.GetDirectoryName(outputPath)!, "tokenizer.bin"));
@@ -67,7 +63,8 @@ public static class ConvertCommand
             if (tokenizerBin is not null && File.Exists(tokenizerPath) && !File.ReadAllBytes(tokenizerPath).AsSpan().SequenceEqual(tokenizerBin))
                 return Fail($"{tokenizerPath} exists with another vocabulary; give --tokenizer PATH for this model's");
 
-            var layout = CheckpointConverter.LayoutFor(model, version);
+            if (version == 2) groupSize = GroupSizeOption.Fit(model.Config, groupSize);
+            var layout = CheckpointConverter.LayoutFor(model, version, groupSize);
             Directory.CreateDirectory(Path.GetDirectoryName(outputPath)!);
             long free = new DriveInfo(Path.GetDirectoryName(outputPath)!).AvailableFreeSpace;
             if (free < layout.FileBytes)
@@ -76,13 +73,15 @@ public static class ConvertCommand
             var bar = ProgressBar.OnStandardError();
             try
             {
-                CheckpointConverter.Convert(model, outputPath, version, bar.ForFraction($"writing {Path.GetFileName(outputPath)}"), cancellationToken);
+                CheckpointConverter.Convert(model, outputPath, version, bar.ForFraction($"writing {Path.GetFileName(outputPath)}"),
+                    cancellationToken, groupSize);
             }
             finally
             {
                 bar.Complete();
             }
-            Console.Error.WriteLine($"wrote {outputPath} (version {version}, {Size(layout.FileBytes)})");
+            string format = version == 2 ? $", Q8_0, group size {layout.GroupSize}" : "";
+            Console.Error.WriteLine($"wrote {outputPath} (version {version}{format}, {Size(layout.FileBytes)})");
 
             if (tokenizerBin is not null && !File.Exists(tokenizerPath))
             {

@@ -14,12 +14,7 @@ public static class QuantizeCommand
     {
         var input = new Argument<string>("input") { Description = "an fp32 llama2.c checkpoint (version 0 or 1)" };
         var output = new Argument<string>("output") { Description = "the int8 (version 2) checkpoint to write" };
-        var groupSize = new Option<int>("--group-size")
-        {
-            Description = "weights per scale; halved until it divides dim and hidden_dim, as export.py does for dim",
-            HelpName = "int",
-            DefaultValueFactory = _ => CheckpointQuantizer.DefaultGroupSize,
-        }.AcceptNumbers(1, 1 << 16);
+        var groupSize = GroupSizeOption.Create();
 
         var command = new Command("quantize", """
             Quantizes an fp32 checkpoint to int8 (llama2.c's version 2, Q8_0: one scale per group of weights), byte for
@@ -46,11 +41,7 @@ public static class QuantizeCommand
         {
             int fitted;
             using (var source = Checkpoint.Open(input))
-            {
-                fitted = CheckpointQuantizer.FitGroupSize(source.Config, groupSize);
-                if (fitted != groupSize)
-                    Console.Error.WriteLine($"{CheckpointLayout.GroupSizeProblem(source.Config, groupSize)}; using {fitted}");
-            }
+                fitted = GroupSizeOption.Fit(source.Config, groupSize);
             var layout = CheckpointQuantizer.QuantizeFile(input, output, fitted,
                 bar.ForFraction($"quantizing {Path.GetFileName(input)} to {Path.GetFileName(output)}"), cancellationToken);
             bar.Complete();

@@ -88,14 +88,23 @@ public sealed class ExportTests
         Assert.Equal(File.ReadAllBytes(temp.File("first.bin")), File.ReadAllBytes(temp.File("second.bin")));
     }
 
-    [Fact]
-    public void VersionTwoIsRefusedWithAReason()
+    [Theory]
+    [InlineData(64)]
+    [InlineData(8)]
+    public void VersionTwoIsWhatQuantizingVersionZeroWrites(int groupSize)
     {
         using var temp = new TempDirectory();
-        var model = new TrainingModel(Shape, 1);
-        var e = Assert.Throws<NotSupportedException>(() => CheckpointExport.Write(temp.File("q.bin"), model, version: 2));
-        Assert.Contains("int8", e.Message);
-        Assert.False(File.Exists(temp.File("q.bin")));
+        var model = TestModels.WithRandomWeights(Shape, sequences: 1, seed: 25);
+        CheckpointExport.Write(temp.File("v0.bin"), model, version: 0);
+        var quantized = CheckpointQuantizer.QuantizeFile(temp.File("v0.bin"), temp.File("quantized.bin"), groupSize,
+            cancellationToken: TestContext.Current.CancellationToken);
+
+        var layout = CheckpointExport.Write(temp.File("v2.bin"), model, version: 2, groupSize);
+
+        Assert.Equal(2, layout.Version);
+        Assert.Equal(quantized.GroupSize, layout.GroupSize);
+        Assert.Equal(File.ReadAllBytes(temp.File("quantized.bin")), File.ReadAllBytes(temp.File("v2.bin")));
+        Assert.Equal(["quantized.bin", "v0.bin", "v2.bin"], Directory.GetFiles(temp.Path).Select(Path.GetFileName).Order());
     }
 
     /// <summary>

@@ -80,12 +80,36 @@ public sealed class CliConvertTests : IDisposable
     }
 
     [Fact]
-    public void Version_2_is_refused_until_the_int8_quantizer_comes()
+    public void Version_2_is_byte_for_byte_what_quantize_makes_of_version_0()
+    {
+        var folder = HuggingFace(new HuggingFaceOptions { Storage = Storage.BF16 });
+        var (v0, q8, quantized) = (_dir.File("v0/model.bin"), _dir.File("q8/model.bin"), _dir.File("quantized.bin"));
+        Assert.Equal(0, RunCli("convert", folder, v0).ExitCode);
+        Assert.Equal(0, RunCli("quantize", v0, quantized, "--group-size", "16").ExitCode);
+
+        var (exit, stdout, stderr) = RunCli("convert", folder, q8, "--version", "2", "--group-size", "16");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Equal("", stdout);
+        Assert.Contains($"wrote {q8} (version 2, Q8_0, group size 16, ", stderr);
+        Assert.Equal(File.ReadAllBytes(quantized), File.ReadAllBytes(q8));
+        Assert.Equal(Generate(quantized, _dir.File("v0/tokenizer.bin")), Generate(q8, _dir.File("q8/tokenizer.bin")));
+
+        // The default group size backs off for dim 32 as quantize's does.
+        var backedOff = RunCli("convert", folder, _dir.File("q8-default.bin"), "--version", "2", "--tokenizer", _dir.File("q8/tokenizer.bin"));
+        Assert.True(backedOff.ExitCode == 0, backedOff.Stderr);
+        Assert.Contains("group size 64 does not divide dim 32; using 32", backedOff.Stderr);
+        using var written = Checkpoint.Open(_dir.File("q8-default.bin"));
+        Assert.Equal(32, written.Layout.GroupSize);
+    }
+
+    [Fact]
+    public void A_group_size_without_version_2_or_a_version_past_2_is_refused()
     {
         var folder = HuggingFace(new HuggingFaceOptions());
-        var output = _dir.File("int8.bin");
-        CliCommandLineTests.AssertRefused(RunCli("convert", folder, output, "--version", "2"),
-            "--version 2 (int8) comes with the int8 quantizer");
+        var output = _dir.File("out.bin");
+        CliCommandLineTests.AssertRefused(RunCli("convert", folder, output, "--group-size", "16"), "--group-size goes with --version 2 (int8)");
+        CliCommandLineTests.AssertRefused(RunCli("convert", folder, output, "--version", "3"), "--version takes a whole number from 0 to 2, not '3'");
         Assert.False(File.Exists(output));
     }
 

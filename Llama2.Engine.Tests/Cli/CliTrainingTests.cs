@@ -70,6 +70,20 @@ public sealed class CliTrainingTests
         Assert.True(v1.ExitCode == 0, v1.Stderr);
         Assert.Matches(@"wrote .*v1\.bin: version 1, dim 32, .* \([\d,]+ parameters, [\d,]+ bytes\)", v1.Stdout);
 
+        // version 2: byte for byte what quantize makes of version 0, the default group size backing off as quantize's does.
+        var v2 = RunCli("export", "--checkpoint", Path.Combine(outDir, "checkpoint.bin"), "--version", "2", "-o", dir.File("v2.bin"));
+        Assert.True(v2.ExitCode == 0, v2.Stderr);
+        Assert.Contains("group size 64 does not divide dim 32; using 32", v2.Stderr);
+        Assert.Matches(@"wrote .*v2\.bin: version 2 \(Q8_0, group size 32\), dim 32, .* \([\d,]+ parameters, [\d,]+ bytes\)", v2.Stdout);
+        var quantized = RunCli("quantize", dir.File("v0.bin"), dir.File("quantized.bin"));
+        Assert.True(quantized.ExitCode == 0, quantized.Stderr);
+        Assert.Equal(File.ReadAllBytes(dir.File("quantized.bin")), File.ReadAllBytes(dir.File("v2.bin")));
+        var v2Group16 = RunCli("export", "--checkpoint", Path.Combine(outDir, "checkpoint.bin"), "--version", "2", "--group-size", "16",
+            "-o", dir.File("v2-16.bin"));
+        Assert.True(v2Group16.ExitCode == 0, v2Group16.Stderr);
+        Assert.Equal(0, RunCli("quantize", dir.File("v0.bin"), dir.File("quantized-16.bin"), "--group-size", "16").ExitCode);
+        Assert.Equal(File.ReadAllBytes(dir.File("quantized-16.bin")), File.ReadAllBytes(dir.File("v2-16.bin")));
+
         // Both run, greedy, to the same text: a sentence of the made-up language, learned.
         var run0 = RunCli(dir.File("v0.bin"), "-z", tokenizer, "-t", "0", "-n", "24", "-i", "And the");
         var run1 = RunCli(dir.File("v1.bin"), "-z", tokenizer, "-t", "0", "-n", "24", "-i", "And the");
@@ -156,7 +170,9 @@ public sealed class CliTrainingTests
     [InlineData("train-tokenizer t.txt -o t.bin", "--vocab-size")]
     [InlineData("train-tokenizer t.txt --vocab-size 100 -o t.bin", "--vocab-size takes a whole number from 260 to 1048576, not '100'")]
     [InlineData("pretokenize t.txt -z t.bin -o d --split words", "'words'")]
-    [InlineData("export -o m.bin --version 2", "--version 2 (int8) comes with the int8 quantizer, which is not in this build yet")]
+    [InlineData("export -o m.bin --version 3", "--version takes a whole number from 0 to 2, not '3'")]
+    [InlineData("export -o m.bin --group-size 16", "--group-size goes with --version 2 (int8)")]
+    [InlineData("export -o m.bin --version 2 --group-size 0", "--group-size takes a whole number from 1 to 65536, not '0'")]
     public void Command_line_errors_are_refused_with_the_usage(string commandLine, string message) =>
         AssertRefused(RunCli(commandLine.Split(' ')), message);
 

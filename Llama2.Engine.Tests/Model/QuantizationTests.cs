@@ -178,7 +178,7 @@ public sealed class QuantizationTests : IDisposable
         CheckpointWriter.Write(path, new CheckpointLayout(config, 0), (tensor, start, chunk) =>
         {
             for (int i = 0; i < chunk.Length; i++) chunk[i] = ((start + i) % 13 - 6) * 0.01f; // embedding == classifier
-        });
+        }, cancellationToken: TestContext.Current.CancellationToken);
         var layout = CheckpointQuantizer.QuantizeFile(path, _dir.File("equal-q8.bin"), cancellationToken: TestContext.Current.CancellationToken);
         Assert.True(layout.Config.SharedClassifier);
         using var q8 = Checkpoint.Open(_dir.File("equal-q8.bin"));

@@ -3,9 +3,10 @@ using Llama2.Engine.Model;
 namespace Llama2.Engine.Formats;
 
 /// <summary>
-/// Writes an <see cref="ExternalModel"/> as a llama2.c fp32 checkpoint (version 0 or 1), streaming: each weight is read
-/// from its mapping, widened or dequantized to fp32 (exactly), its query/key rows put in Meta's interleaved order
-/// (undoing Hugging Face's permutation), and written in the .bin's order — memory stays flat whatever the model's size.
+/// Writes an <see cref="ExternalModel"/> as a llama2.c checkpoint (fp32 version 0 or 1, or int8 version 2), streaming:
+/// each weight is read from its mapping, widened or dequantized to fp32 (exactly), its query/key rows put in Meta's
+/// interleaved order (undoing Hugging Face's permutation), quantized for version 2 as <c>quantize</c> does, and written
+/// in the .bin's order — memory stays flat whatever the model's size.
 /// The file is written under a temporary name and renamed when complete.
 /// </summary>
 public static class CheckpointConverter
@@ -30,12 +31,16 @@ public static class CheckpointConverter
     }
 
     /// <summary>
-    /// The .bin's layout for the model: its shape, as version 0 or 1. A shape the .bin's reader would refuse (beyond
-    /// its limits) is refused here, before anything is written.
+    /// The .bin's layout for the model: its shape, as version 0, 1 or 2 (int8, quantized with
+    /// <paramref name="groupSize"/> backed off as <see cref="CheckpointQuantizer.FitGroupSize"/> does, and the
+    /// classifier shared when it equals the embedding, as <c>quantize</c> decides it). A shape the .bin's reader would
+    /// refuse (beyond its limits) is refused here, before anything is written.
     /// </summary>
-    public static CheckpointLayout LayoutFor(ExternalModel model, int version)
+    public static CheckpointLayout LayoutFor(ExternalModel model, int version, int groupSize = CheckpointQuantizer.DefaultGroupSize)
     {
-        var layout = new CheckpointLayout(model.Config, version);
+        var layout = version == 2
+            ? CheckpointQuantizer.LayoutFor(model.Config, CheckpointQuantizer.FitGroupSize(model.Config, groupSize), Weights(model))
+            : new CheckpointLayout(model.Config, version);
         try
         {
             CheckpointHeader.Parse(CheckpointHeader.Write(layout), model.Path);
@@ -49,22 +54,19 @@ public static class CheckpointConverter
 
     /// <summary>
     /// Writes <paramref name="model"/> to <paramref name="outputPath"/> as a version <paramref name="version"/> .bin
-    /// (0 or 1). <paramref name="progress"/> gets the fraction written. Cancelling, or any failure, leaves nothing under
-    /// <paramref name="outputPath"/> and removes the temporary file.
+    /// (0, 1, or 2 with <paramref name="groupSize"/>: see <see cref="LayoutFor"/>). <paramref name="progress"/> gets the
+    /// fraction written. Cancelling, or any failure, leaves nothing under <paramref name="outputPath"/> and removes the
+    /// temporary file.
     /// </summary>
     public static void Convert(ExternalModel model, string outputPath, int version, IProgress<double>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, int groupSize = CheckpointQuantizer.DefaultGroupSize)
     {
         if (Unrepresentable(model) is { } problem) throw new CheckpointFormatException(model.Path, problem);
-        var layout = LayoutFor(model, version);
+        var layout = LayoutFor(model, version, groupSize);
         string partial = outputPath + ".partial";
         try
         {
-            CheckpointWriter.Write(partial, layout, (kind, start, chunk) =>
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                Fill(model, layout, kind, start, chunk);
-            }, progress);
+            CheckpointWriter.Write(partial, layout, Weights(model), progress, cancellationToken);
             File.Move(partial, outputPath, overwrite: false);
         }
         catch
@@ -73,6 +75,13 @@ public static class CheckpointConverter
             throw;
         }
         PageCache.Evict(outputPath); // mapped later in huge pages (see PageCache)
+    }
+
+    /// <summary>The model's weights in fp32 and the .bin's order, as <see cref="CheckpointWriter"/> takes them.</summary>
+    static Action<TensorKind, long, Span<float>> Weights(ExternalModel model)
+    {
+        var fp32 = new CheckpointLayout(model.Config, 1);
+        return (kind, start, chunk) => Fill(model, fp32, kind, start, chunk);
     }
 
     /// <summary>Elements <paramref name="start"/>.. of a .bin tensor (all layers in a row), from the model's tensors.</summary>

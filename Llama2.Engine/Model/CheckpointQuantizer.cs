@@ -9,7 +9,8 @@ namespace Llama2.Engine.Model;
 /// to 256 bytes), the norms in fp32, then each matrix quantized by <see cref="WeightQuantizer"/>, its int8 values
 /// followed by its scales: the embedding, every layer's wq, then every layer's wk, wv, wo, w1, w2, w3, and the
 /// classifier unless it is the embedding. To a file (<see cref="QuantizeFile"/>) or to memory
-/// (<see cref="Checkpoint.QuantizeInMemory"/>), through the same <see cref="Write"/>.
+/// (<see cref="Checkpoint.QuantizeInMemory"/>), written by <see cref="CheckpointWriter"/>, which also writes the
+/// version 2 exports of the trainer and of <c>convert</c> from the same layout (<see cref="LayoutFor(ModelConfig, int, Action{TensorKind, long, Span{float}})"/>).
 /// </summary>
 public static class CheckpointQuantizer
 {
@@ -30,29 +31,52 @@ public static class CheckpointQuantizer
     }
 
     /// <summary>
-    /// The version 2 layout of <paramref name="source"/> quantized with <paramref name="groupSize"/>. The classifier is
-    /// shared when the source says so, or, as export.py decides it, when an unshared classifier equals the embedding.
+    /// The version 2 layout of <paramref name="source"/> quantized with <paramref name="groupSize"/> (see
+    /// <see cref="LayoutFor(ModelConfig, int, Action{TensorKind, long, Span{float}})"/>).
     /// </summary>
     public static CheckpointLayout LayoutFor(Checkpoint source, int groupSize)
     {
         if (source.Layout.Format != WeightFormat.F32)
             throw new CheckpointFormatException(source.Path, $"is already quantized ({source.Layout.Format}, version {source.Layout.Version})");
-        var config = source.Config;
+        return LayoutFor(source.Config, groupSize, Weights(source));
+    }
+
+    /// <summary>
+    /// The version 2 layout of a model of <paramref name="config"/> whose fp32 weights <paramref name="fill"/> gives (as
+    /// <see cref="CheckpointWriter"/> takes them), quantized with <paramref name="groupSize"/>. The classifier is shared
+    /// when the model says so, or, as export.py decides it, when an unshared classifier equals the embedding.
+    /// </summary>
+    public static CheckpointLayout LayoutFor(ModelConfig config, int groupSize, Action<TensorKind, long, Span<float>> fill)
+    {
         if (CheckpointLayout.GroupSizeProblem(config, groupSize) is { } problem)
             throw new ArgumentException(problem, nameof(groupSize));
-        if (!config.SharedClassifier && Floats(source, TensorKind.Classifier, 0).SequenceEqual(Floats(source, TensorKind.TokenEmbedding, 0)))
+        if (!config.SharedClassifier && ClassifierIsEmbedding(config, fill))
             config = config with { SharedClassifier = true };
         return new CheckpointLayout(config, 2, groupSize);
     }
 
-    /// <summary>One layer's part of an fp32 tensor of the source.</summary>
-    static unsafe ReadOnlySpan<float> Floats(Checkpoint source, TensorKind tensor, int layer) =>
-        MemoryMarshal.Cast<byte, float>(source.Bytes(source.Layout.OffsetOf(tensor, layer),
-            checked((int)(source.Layout.LayerElementCount(tensor) * sizeof(float)))));
+    static bool ClassifierIsEmbedding(ModelConfig config, Action<TensorKind, long, Span<float>> fill)
+    {
+        long count = new CheckpointLayout(config, 1).ElementCount(TensorKind.Classifier);
+        float[] classifier = new float[1 << 16], embedding = new float[1 << 16];
+        for (long start = 0; start < count; start += classifier.Length)
+        {
+            int length = (int)Math.Min(classifier.Length, count - start);
+            fill(TensorKind.Classifier, start, classifier.AsSpan(0, length));
+            fill(TensorKind.TokenEmbedding, start, embedding.AsSpan(0, length));
+            if (!classifier.AsSpan(0, length).SequenceEqual(embedding.AsSpan(0, length))) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The fp32 weights of a version 0 or 1 checkpoint, read from its mapping, as <see cref="CheckpointWriter"/> takes them.</summary>
+    public static Action<TensorKind, long, Span<float>> Weights(Checkpoint source) => (tensor, start, chunk) =>
+        MemoryMarshal.Cast<byte, float>(source.Bytes(source.Layout.OffsetOf(tensor) + start * sizeof(float), chunk.Length * sizeof(float)))
+            .CopyTo(chunk);
 
     /// <summary>
-    /// Writes the version 2 checkpoint <paramref name="target"/> (from <see cref="LayoutFor"/>) of the fp32
-    /// <paramref name="source"/> to <paramref name="destination"/>, from its first byte to its last in order.
+    /// Writes the version 2 checkpoint <paramref name="target"/> (from <see cref="LayoutFor(Checkpoint, int)"/>) of the
+    /// fp32 <paramref name="source"/> to <paramref name="destination"/>, from its first byte to its last in order.
     /// <paramref name="progress"/> gets the fraction done.
     /// </summary>
     public static void Write(Checkpoint source, CheckpointLayout target, Stream destination,
@@ -60,39 +84,7 @@ public static class CheckpointQuantizer
     {
         if (target.Version != 2 || target.Config with { SharedClassifier = source.Config.SharedClassifier } != source.Config)
             throw new ArgumentException("the target is not a version 2 layout of the source's shape", nameof(target));
-        destination.Write(CheckpointHeader.Write(target));
-        long written = target.HeaderBytes;
-        var values = new sbyte[1 << 20];
-        var scales = Array.Empty<float>();
-        foreach (var tensor in target.Order)
-        {
-            for (int layer = 0; layer < target.LayerCount(tensor); layer++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var weights = Floats(source, tensor, layer);
-                if (!target.IsQuantized(tensor))
-                {
-                    destination.Write(MemoryMarshal.AsBytes(weights));
-                }
-                else
-                {
-                    // The values in chunks of whole groups as they are made, then all the scales.
-                    int groups = weights.Length / target.GroupSize;
-                    if (scales.Length < groups) scales = new float[groups];
-                    int chunk = values.Length / target.GroupSize * target.GroupSize;
-                    for (int start = 0; start < weights.Length; start += chunk)
-                    {
-                        int count = Math.Min(chunk, weights.Length - start);
-                        WeightQuantizer.Quantize(weights.Slice(start, count), values, scales.AsSpan(start / target.GroupSize), target.GroupSize);
-                        destination.Write(MemoryMarshal.AsBytes(values.AsSpan(0, count)));
-                    }
-                    destination.Write(MemoryMarshal.AsBytes(scales.AsSpan(0, groups)));
-                }
-                written += target.LayerBytes(tensor);
-                progress?.Report((double)written / target.FileBytes);
-            }
-        }
-        if (written != target.FileBytes) throw new InvalidOperationException($"wrote {written} bytes of {target.FileBytes}");
+        CheckpointWriter.Write(destination, target, Weights(source), progress, cancellationToken);
     }
 
     /// <summary>

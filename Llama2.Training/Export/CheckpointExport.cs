@@ -7,22 +7,26 @@ namespace Llama2.Training.Export;
 
 /// <summary>
 /// A trained model as a llama2.c checkpoint, and back. Version 0 is the legacy format run.c reads (header of seven
-/// ints, the tensors, the RoPE tables it skips); version 1 has the 256-byte header with the magic "ak42". Both are
-/// written through the engine's own <see cref="CheckpointLayout"/> and <see cref="CheckpointWriter"/>, the description
-/// the engine reads them with. Version 2 (int8) is the int8 quantizer's to write; this project has none yet.
+/// ints, the tensors, the RoPE tables it skips); version 1 has the 256-byte header with the magic "ak42"; version 2 is
+/// int8 (Q8_0), what <c>export.py --version 2</c> writes and runq.c reads. All are written through the engine's own
+/// <see cref="CheckpointLayout"/> and <see cref="CheckpointWriter"/>, the description the engine reads them with;
+/// version 2 quantizes exactly as <c>Llama2.Cli quantize</c> does (<see cref="CheckpointQuantizer"/>).
 /// </summary>
 public static class CheckpointExport
 {
-    /// <summary>Writes the model's parameters as a version 0 or 1 checkpoint (to a temporary file, then renamed over <paramref name="path"/>).</summary>
-    public static void Write(string path, TrainingModel model, int version = 0)
+    /// <summary>
+    /// Writes the model's parameters as a version 0, 1 or 2 checkpoint (to a temporary file, then renamed over
+    /// <paramref name="path"/>). Version 2 quantizes with <paramref name="groupSize"/>, backed off as
+    /// <see cref="CheckpointQuantizer.FitGroupSize"/> does. Returns the layout written.
+    /// </summary>
+    public static CheckpointLayout Write(string path, TrainingModel model, int version = 0,
+        int groupSize = CheckpointQuantizer.DefaultGroupSize)
     {
-        if (version == 2) throw new NotSupportedException("version 2 (int8) export needs the int8 quantizer, which this project does not have yet; export version 0 or 1");
-        if (version is not (0 or 1)) throw new ArgumentOutOfRangeException(nameof(version), version, "llama2.c checkpoints are version 0 (legacy) or 1");
+        if (version is not (0 or 1 or 2))
+            throw new ArgumentOutOfRangeException(nameof(version), version, "llama2.c checkpoints are version 0 (legacy), 1 or 2 (int8)");
         var config = model.Config;
-        var layout = new CheckpointLayout(config, version);
         var rope = new Rope(config.HeadSize, config.SeqLen);
-        string temporary = path + ".partial";
-        CheckpointWriter.Write(temporary, layout, (tensor, start, chunk) =>
+        Action<TensorKind, long, Span<float>> fill = (tensor, start, chunk) =>
         {
             switch (tensor)
             {
@@ -30,20 +34,34 @@ public static class CheckpointExport
                 case TensorKind.FreqCisImag: RopeTable(rope, cos: false, start, chunk); break;
                 default: model.Parameters.Slice(checked((int)(model.Layout.Offset(tensor) + start)), chunk.Length).CopyTo(chunk); break;
             }
-        });
-        File.Move(temporary, path, overwrite: true);
+        };
+        var layout = version == 2
+            ? CheckpointQuantizer.LayoutFor(config, CheckpointQuantizer.FitGroupSize(config, groupSize), fill)
+            : new CheckpointLayout(config, version);
+        string temporary = path + ".partial";
+        try
+        {
+            CheckpointWriter.Write(temporary, layout, fill);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary); // gone already after the move
+        }
+        return layout;
     }
 
     /// <summary>
     /// Exports the model of a training checkpoint (<see cref="Checkpoints.TrainingCheckpoint"/>, e.g. out/checkpoint.bin)
-    /// as a llama2.c checkpoint of the given version.
+    /// as a llama2.c checkpoint of the given version (and, for version 2, group size). Returns the layout written.
     /// </summary>
-    public static void FromTrainingCheckpoint(string trainingCheckpointPath, string path, int version)
+    public static CheckpointLayout FromTrainingCheckpoint(string trainingCheckpointPath, string path, int version,
+        int groupSize = CheckpointQuantizer.DefaultGroupSize)
     {
         var config = Checkpoints.TrainingCheckpoint.ReadHeader(trainingCheckpointPath).Config;
         var model = new TrainingModel(config, sequences: 1);
         Checkpoints.TrainingCheckpoint.Load(trainingCheckpointPath, model, optimizer: null);
-        Write(path, model, version);
+        return Write(path, model, version, groupSize);
     }
 
     /// <summary>The legacy format's freq_cis_real (cos) or freq_cis_imag (sin), seq_len × head_size / 2, from element start on.</summary>
