@@ -248,6 +248,7 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
                     Q8Tiles.Pack<TInt, TFloat, TOps>(w.Q8Values + (long)row * n, w.Q8Scales + (long)row * groups, blockRows, n, gs,
                         k0, columns / 2, packed + b * blockStride, packedScales + b * scalesStride);
                 }
+                if (sub == 0 && StreamsWeights) PrefetchPanel(w, row0, rows, k0 + panelColumns, n);
                 short* x = _x + (long)t0 * n + k0;
                 float* xs = _xs + (long)t0 * groups + k0 / gs;
                 var tile = new TileCall<TInt, TFloat, TOps>(packed, blockStride, packedScales, scalesStride, panelGroups, gs, n, groups, x, xs, res + sub);
@@ -267,6 +268,21 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
                     if (t < tokens) tile.Run<Count1, Count1>(t);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A few tokens (bound by reading the weights): the block's rows of the next panel (columns k0 .. k0 + PanelColumns)
+    /// into L2 while this panel's tiles run, so that packing it does not wait on memory with sixteen row streams at once.
+    /// </summary>
+    static void PrefetchPanel(WeightMatrix w, int row0, int rows, int k0, int n)
+    {
+        if (k0 >= n || !Sse.IsSupported) return;
+        int end = Math.Min(k0 + PanelColumns, n);
+        for (int r = 0; r < rows; r++)
+        {
+            sbyte* row = w.Q8Values + (long)(row0 + r) * n;
+            for (int k = k0; k < end; k += 64) Sse.Prefetch1(row + k);
         }
     }
 
