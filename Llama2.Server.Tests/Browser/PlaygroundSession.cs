@@ -38,8 +38,11 @@ public sealed class PlaygroundSession : IAsyncDisposable
 
     public IPage Page { get; }
 
-    /// <summary>Starts the server and the browser and opens the page at <paramref name="width"/> × <paramref name="height"/>.</summary>
-    public static async Task<PlaygroundSession> OpenAsync(int width, int height)
+    /// <summary>
+    /// Starts the server (shifting past the context by default when <paramref name="contextShift"/>) and the browser,
+    /// and opens the page at <paramref name="width"/> × <paramref name="height"/>.
+    /// </summary>
+    public static async Task<PlaygroundSession> OpenAsync(int width, int height, bool contextShift = false)
     {
         RequireChromium();
         Assertions.SetDefaultExpectTimeout(30_000);
@@ -50,6 +53,7 @@ public sealed class PlaygroundSession : IAsyncDisposable
                 ["Model:CheckpointPath"] = SharedData.Tiny32k,
                 ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
                 ["Model:TokenBufferSize"] = "1",
+                ["Model:ContextShift"] = contextShift ? "true" : "false",
             },
             services => services.AddSingleton<IStartupFilter>(link));
         IPlaywright? playwright = null;
@@ -64,7 +68,7 @@ public sealed class PlaygroundSession : IAsyncDisposable
                 Args = ChromiumArgs,
                 Timeout = 60_000,
             });
-            var page = await OpenPageAsync(browser, server, width, height);
+            var page = await OpenPageAsync(browser, server, width, height, contextShift);
             return new PlaygroundSession(server, link, playwright, browser, page);
         }
         catch
@@ -85,7 +89,7 @@ public sealed class PlaygroundSession : IAsyncDisposable
         Assert.Skip(reason);
     }
 
-    static async Task<IPage> OpenPageAsync(IBrowser browser, LoopbackServer server, int width, int height)
+    static async Task<IPage> OpenPageAsync(IBrowser browser, LoopbackServer server, int width, int height, bool contextShift)
     {
         var page = await browser.NewPageAsync(new BrowserNewPageOptions
         {
@@ -100,7 +104,8 @@ public sealed class PlaygroundSession : IAsyncDisposable
         Assert.Equal(200, response!.Status);
         // The model line fills in from /info, and the prompt's token count from /tokenize.
         await Assertions.Expect(page.Locator("#model")).ToContainTextAsync("tiny32k · 3.1M parameters · dim 48, 2 layers, 6 heads (2 kv) · vocab 32000 · context 128 · fp32");
-        await Assertions.Expect(page.Locator("#prompt-tokens")).ToHaveTextAsync("5 tokens · room for 123 more");
+        await Assertions.Expect(page.Locator("#prompt-tokens")).ToHaveTextAsync(
+            "5 tokens · room for 123 more" + (contextShift ? " before the context shifts" : ""));
         Assert.Empty(errors);
         return page;
     }

@@ -95,11 +95,13 @@ async function countPromptTokens() {
 
 function showLimits() {
   const room = info.max_total_tokens - (promptTokens ?? 1);
-  const max = Math.max(1, Math.min(info.max_new_tokens, room));
+  // A server that shifts by default goes on past the context: only max_new_tokens' own limit applies.
+  const max = info.context_shift ? info.max_new_tokens : Math.max(1, Math.min(info.max_new_tokens, room));
   maxNewTokens.max = max;
   if (!maxTouched && Number(maxNewTokens.value) > max) maxNewTokens.value = max;
   $("prompt-tokens").textContent = promptTokens === null ? "" :
-    room > 0 ? `${promptTokens} tokens · room for ${room} more` : `${promptTokens} tokens · longer than the context`;
+    room > 0 ? `${promptTokens} tokens · room for ${room} more` + (info.context_shift ? " before the context shifts" : "")
+      : `${promptTokens} tokens · longer than the context` + (info.context_shift ? " (it will be shifted)" : "");
 }
 
 // ---- generation ----
