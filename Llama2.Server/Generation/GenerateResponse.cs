@@ -9,12 +9,15 @@ public sealed record GenerateResponse(
     string GeneratedText,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] GenerationDetails? Details);
 
-/// <summary>How a generation went.</summary>
+/// <summary>
+/// How a generation went: the details of a /generate answer, and of the last event of a stream, which carries them
+/// without the tokens (TGI's StreamDetails).
+/// </summary>
 /// <param name="FinishReason">length | eos_token | stop_sequence</param>
 /// <param name="GeneratedTokens">Tokens generated.</param>
 /// <param name="Seed">The seed used when sampling; null for greedy decoding.</param>
-/// <param name="Prefill">The prompt tokens (when decoder_input_details is set).</param>
-/// <param name="Tokens">Every generated token.</param>
+/// <param name="Prefill">The prompt tokens (when decoder_input_details is set); left out of a stream's last event.</param>
+/// <param name="Tokens">Every generated token; left out of a stream's last event.</param>
 /// <param name="InputLength">Prompt tokens (after `truncate`).</param>
 /// <param name="TokensPerSecond">Generated tokens per second, prompt processing included (ours).</param>
 /// <param name="TimeToFirstTokenMs">From the start of the sequence to its first token (ours).</param>
@@ -26,8 +29,8 @@ public sealed record GenerationDetails(
     string FinishReason,
     int GeneratedTokens,
     ulong? Seed,
-    IReadOnlyList<PrefillToken> Prefill,
-    IReadOnlyList<TokenInfo> Tokens,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<PrefillToken>? Prefill,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<TokenInfo>? Tokens,
     int InputLength,
     double TokensPerSecond,
     double TimeToFirstTokenMs,
@@ -50,18 +53,5 @@ public sealed record PrefillToken(int Id, string Text, float? Logprob);
 /// <param name="Index">1 for the first generated token, as TGI.</param>
 /// <param name="Token">The token.</param>
 /// <param name="GeneratedText">The whole generated text, on the last event only.</param>
-/// <param name="Details">Finish reason, counts and timings, on the last event only.</param>
-public sealed record StreamResponse(int Index, TokenInfo Token, string? GeneratedText, StreamDetails? Details);
-
-/// <summary>The details of the last stream event (see <see cref="GenerationDetails"/>).</summary>
-public sealed record StreamDetails(
-    string FinishReason,
-    int GeneratedTokens,
-    ulong? Seed,
-    int InputLength,
-    double TokensPerSecond,
-    double TimeToFirstTokenMs,
-    double QueueTimeMs,
-    int TruncatedTokens,
-    int ContextShifts,
-    int DiscardedTokens);
+/// <param name="Details">Finish reason, counts and timings (no tokens), on the last event only.</param>
+public sealed record StreamResponse(int Index, TokenInfo Token, string? GeneratedText, GenerationDetails? Details);
