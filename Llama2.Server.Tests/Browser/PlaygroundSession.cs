@@ -48,13 +48,7 @@ public sealed class PlaygroundSession : IAsyncDisposable
         Assertions.SetDefaultExpectTimeout(30_000);
         var link = new SlowLink();
         var server = await LoopbackServer.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["Model:CheckpointPath"] = SharedData.Tiny32k,
-                ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-                ["Model:TokenBufferSize"] = "1",
-                ["Model:ContextShift"] = contextShift ? "true" : "false",
-            },
+            ServerFactory.Tiny32kSettings(("Model:TokenBufferSize", "1"), ("Model:ContextShift", contextShift ? "true" : "false")),
             services => services.AddSingleton<IStartupFilter>(link));
         IPlaywright? playwright = null;
         IBrowser? browser = null;
