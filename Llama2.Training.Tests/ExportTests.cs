@@ -1,7 +1,5 @@
 using Llama2.Engine.Inference;
-using Llama2.Engine.Model;
 using Llama2.Training.Export;
-using Llama2.Training.Model;
 
 namespace Llama2.Training.Tests;
 

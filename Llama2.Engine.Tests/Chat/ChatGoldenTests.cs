@@ -1,10 +1,3 @@
-using Llama2.Engine.Chat;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Model;
-using Llama2.Engine.Sampling;
-using Llama2.Engine.Tests.TestData;
-using Llama2.Engine.Tokenization;
-
 namespace Llama2.Engine.Tests.Chat;
 
 /// <summary>
