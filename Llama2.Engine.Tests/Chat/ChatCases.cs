@@ -1,11 +1,9 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Llama2.Engine.Tests.TestData;
 
 namespace Llama2.Engine.Tests.Chat;
 
 /// <summary>One case of ../shared/golden/chat-cases.json: a run of llama2.c's <c>run -m chat</c> and what it fed and picked.</summary>
-public sealed record ChatCase
+public sealed record ChatCase : IGoldenCase
 {
     [JsonPropertyName("name")] public required string Name { get; init; }
     [JsonPropertyName("system")] public required string System { get; init; }
@@ -27,17 +25,11 @@ public sealed record ChatCase
 
 public static class ChatCases
 {
-    sealed record File_
-    {
-        [JsonPropertyName("cases")] public required ChatCase[] Cases { get; init; }
-    }
+    static readonly GoldenFile<ChatCase> Data = new("chat-cases.json");
 
-    static readonly Lazy<File_> Data = new(() =>
-        JsonSerializer.Deserialize<File_>(File.ReadAllText(SharedData.Require("golden/chat-cases.json")))!);
+    public static ChatCase Get(string name) => Data.Get(name);
 
-    public static ChatCase Get(string name) => Data.Value.Cases.Single(c => c.Name == name);
-
-    public static IEnumerable<string> NamesInFile => Data.Value.Cases.Select(c => c.Name);
+    public static IEnumerable<string> NamesInFile => Data.Names;
 
     /// <summary>Case names for [MemberData], listed here so that test discovery works without ../shared.</summary>
     public static TheoryData<string> All => new("chat-system", "chat-nosystem", "chat-unicode", "chat-whitespace");

@@ -1,13 +1,11 @@
 using System.Numerics.Tensors;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Llama2.Engine.Kernels;
-using Llama2.Engine.Tokenization;
 
 namespace Llama2.Engine.Tests.Golden;
 
 /// <summary>One case of ../shared/golden/runq-cases.json: a greedy run of llama2.c's runq.c on an int8 checkpoint.</summary>
-public sealed record RunQCase
+public sealed record RunQCase : IGoldenCase
 {
     [JsonPropertyName("name")] public required string Name { get; init; }
     [JsonPropertyName("model")] public required string Model { get; init; }
@@ -26,16 +24,10 @@ public sealed record RunQCase
 
     public override string ToString() => Name;
 
-    sealed record File_
-    {
-        [JsonPropertyName("cases")] public required RunQCase[] Cases { get; init; }
-    }
+    static readonly GoldenFile<RunQCase> Data = new("runq-cases.json");
 
-    static readonly Lazy<File_> Data = new(() =>
-        JsonSerializer.Deserialize<File_>(File.ReadAllText(SharedData.Require("golden/runq-cases.json")))!);
-
-    public static RunQCase Get(string name) => Data.Value.Cases.Single(c => c.Name == name);
-    public static IEnumerable<string> NamesInFile => Data.Value.Cases.Select(c => c.Name);
+    public static RunQCase Get(string name) => Data.Get(name);
+    public static IEnumerable<string> NamesInFile => Data.Names;
 
     /// <summary>Case names for [MemberData], listed here so that test discovery works without ../shared.</summary>
     public static TheoryData<string> All => new(

@@ -1,11 +1,10 @@
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Llama2.Engine.Tests.TestData;
 
 /// <summary>One case of ../shared/golden/runc-cases.json: a run of llama2.c's run.c and what it produced.</summary>
-public sealed record GoldenCase
+public sealed record GoldenCase : IGoldenCase
 {
     [JsonPropertyName("name")] public required string Name { get; init; }
     [JsonPropertyName("model")] public required string Model { get; init; }
@@ -42,17 +41,12 @@ public sealed record GoldenCase
 
 public static class GoldenCases
 {
-    sealed record File_
-    {
-        [JsonPropertyName("cases")] public required GoldenCase[] Cases { get; init; }
-        [JsonPropertyName("rng")] public required Dictionary<string, uint[]> Rng { get; init; }
-    }
+    static readonly GoldenFile<GoldenCase> Data = new("runc-cases.json");
+    static readonly Lazy<Dictionary<string, uint[]>> Rng = new(() => Data.Read<Dictionary<string, uint[]>>("rng"));
 
-    static readonly Lazy<File_> Data = new(() =>
-        JsonSerializer.Deserialize<File_>(File.ReadAllText(SharedData.Require("golden/runc-cases.json")))!);
-
-    public static GoldenCase Get(string name) => Data.Value.Cases.Single(c => c.Name == name);
-    public static IReadOnlyDictionary<string, uint[]> RngVectors => Data.Value.Rng;
+    public static GoldenCase Get(string name) => Data.Get(name);
+    public static IEnumerable<string> NamesInFile => Data.Names;
+    public static IReadOnlyDictionary<string, uint[]> RngVectors => Rng.Value;
 
     /// <summary>
     /// Case names for [MemberData]. Listed here rather than read from the file, so that test discovery works
