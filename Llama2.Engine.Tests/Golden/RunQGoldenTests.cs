@@ -5,24 +5,14 @@ using Llama2.Engine.Kernels;
 namespace Llama2.Engine.Tests.Golden;
 
 /// <summary>One case of ../shared/golden/runq-cases.json: a greedy run of llama2.c's runq.c on an int8 checkpoint.</summary>
-public sealed record RunQCase : IGoldenCase
+public sealed record RunQCase : GoldenRun
 {
-    [JsonPropertyName("name")] public required string Name { get; init; }
-    [JsonPropertyName("model")] public required string Model { get; init; }
-    [JsonPropertyName("tokenizer")] public required string Tokenizer { get; init; }
     [JsonPropertyName("prompt")] public string? Prompt { get; init; }
-    [JsonPropertyName("temperature")] public float Temperature { get; init; }
-    [JsonPropertyName("steps")] public int Steps { get; init; }
     /// <summary>The token fed at each position: BOS and the prompt, then runq.c's picks.</summary>
     [JsonPropertyName("fed_ids")] public required int[] FedIds { get; init; }
     /// <summary>The token runq.c picked after each position (during the prompt, picks it threw away).</summary>
     [JsonPropertyName("next_ids")] public required int[] NextIds { get; init; }
     [JsonPropertyName("ended_by")] public required string EndedBy { get; init; }
-
-    public string ModelPath => SharedData.Require("models/" + Model);
-    public string TokenizerPath => SharedData.Require("models/" + Tokenizer);
-
-    public override string ToString() => Name;
 
     static readonly GoldenFile<RunQCase> Data = new("runq-cases.json");
 

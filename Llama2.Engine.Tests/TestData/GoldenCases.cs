@@ -4,16 +4,11 @@ using System.Text.Json.Serialization;
 namespace Llama2.Engine.Tests.TestData;
 
 /// <summary>One case of ../shared/golden/runc-cases.json: a run of llama2.c's run.c and what it produced.</summary>
-public sealed record GoldenCase : IGoldenCase
+public sealed record GoldenCase : GoldenRun
 {
-    [JsonPropertyName("name")] public required string Name { get; init; }
-    [JsonPropertyName("model")] public required string Model { get; init; }
-    [JsonPropertyName("tokenizer")] public required string Tokenizer { get; init; }
     [JsonPropertyName("prompt")] public string? Prompt { get; init; }
-    [JsonPropertyName("temperature")] public float Temperature { get; init; }
     [JsonPropertyName("topp")] public float TopP { get; init; }
     [JsonPropertyName("seed")] public ulong Seed { get; init; }
-    [JsonPropertyName("steps")] public int Steps { get; init; }
     [JsonPropertyName("prompt_ids")] public required int[] PromptIds { get; init; }
     [JsonPropertyName("expected_ids")] public required int[] ExpectedIds { get; init; }
     [JsonPropertyName("ended_by")] public required string EndedBy { get; init; }
@@ -22,8 +17,6 @@ public sealed record GoldenCase : IGoldenCase
     [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
 
     public bool UsesTextTokenizer => Tokenizer != "ids";
-    public string ModelPath => SharedData.Require("models/" + Model);
-    public string TokenizerPath => SharedData.Require("models/" + Tokenizer);
 
     /// <summary>prompt_ids followed by expected_ids: the sequence run.c fed, position by position.</summary>
     public int[] FullSequence => [.. PromptIds, .. ExpectedIds];
@@ -35,8 +28,6 @@ public sealed record GoldenCase : IGoldenCase
         Assert.Equal((long)LogitsPositions * VocabSize * sizeof(float), bytes.LongLength);
         return MemoryMarshal.Cast<byte, float>(bytes).ToArray();
     }
-
-    public override string ToString() => Name;
 }
 
 public static class GoldenCases

@@ -1,16 +1,10 @@
 namespace Llama2.Engine.Tests.TestData;
 
-/// <summary>A case of a golden file, found by its name.</summary>
-public interface IGoldenCase
-{
-    string Name { get; }
-}
-
 /// <summary>
 /// A JSON file of ../shared/golden (<c>{"cases": [...], ...}</c>), read on first use: its cases by name, and any other
 /// top-level property.
 /// </summary>
-public sealed class GoldenFile<TCase> where TCase : IGoldenCase
+public sealed class GoldenFile<TCase> where TCase : GoldenRun
 {
     readonly Lazy<JsonElement> _root;
     readonly Lazy<TCase[]> _cases;
