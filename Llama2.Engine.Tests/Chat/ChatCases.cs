@@ -22,7 +22,7 @@ public static class ChatCases
 
     public static ChatCase Get(string name) => Data.Get(name);
 
-    public static IEnumerable<string> NamesInFile => Data.Names;
+    public static void AssertTheFileHoldsExactlyAll() => Data.AssertHoldsExactly(All);
 
     /// <summary>Case names for [MemberData], listed here so that test discovery works without ../shared.</summary>
     public static TheoryData<string> All => new("chat-system", "chat-nosystem", "chat-unicode", "chat-whitespace");

@@ -36,7 +36,7 @@ public static class GoldenCases
     static readonly Lazy<Dictionary<string, uint[]>> Rng = new(() => Data.Read<Dictionary<string, uint[]>>("rng"));
 
     public static GoldenCase Get(string name) => Data.Get(name);
-    public static IEnumerable<string> NamesInFile => Data.Names;
+    public static void AssertTheFileHoldsExactlyAll() => Data.AssertHoldsExactly(All);
     public static IReadOnlyDictionary<string, uint[]> RngVectors => Rng.Value;
 
     /// <summary>

@@ -17,8 +17,9 @@ public sealed class GoldenFile<TCase> where TCase : GoldenRun
 
     public TCase Get(string name) => _cases.Value.Single(c => c.Name == name);
 
-    /// <summary>The names of the cases in the file, in its order.</summary>
-    public IEnumerable<string> Names => _cases.Value.Select(c => c.Name);
+    /// <summary>Fails unless the file's cases are exactly <paramref name="listed"/> (the names the tests run, listed for [MemberData]).</summary>
+    public void AssertHoldsExactly(TheoryData<string> listed) =>
+        Assert.Equal(_cases.Value.Select(c => c.Name).Order(), listed.Select(row => (string)row.Data).Order());
 
     /// <summary>The top-level property <paramref name="name"/>.</summary>
     public T Read<T>(string name) => _root.Value.GetProperty(name).Deserialize<T>()!;
