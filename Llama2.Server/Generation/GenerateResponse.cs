@@ -13,31 +13,46 @@ public sealed record GenerateResponse(
 /// How a generation went: the details of a /generate answer, and of the last event of a stream, which carries them
 /// without the tokens (TGI's StreamDetails).
 /// </summary>
-/// <param name="FinishReason">length | eos_token | stop_sequence</param>
-/// <param name="GeneratedTokens">Tokens generated.</param>
-/// <param name="Seed">The seed used when sampling; null for greedy decoding.</param>
-/// <param name="Prefill">The prompt tokens (when decoder_input_details is set); left out of a stream's last event.</param>
-/// <param name="Tokens">Every generated token; left out of a stream's last event.</param>
-/// <param name="InputLength">Prompt tokens (after `truncate`).</param>
-/// <param name="TokensPerSecond">Generated tokens per second, prompt processing included (ours).</param>
-/// <param name="TimeToFirstTokenMs">From the start of the sequence to its first token (ours).</param>
-/// <param name="QueueTimeMs">Time waiting for a sequence slot (ours).</param>
-/// <param name="TruncatedTokens">Prompt tokens left out by `truncate` (ours).</param>
-/// <param name="ContextShifts">Times the context window shifted to go on (ours; 0 without context_shift).</param>
-/// <param name="DiscardedTokens">Tokens those shifts dropped from the window (ours).</param>
-public sealed record GenerationDetails(
-    string FinishReason,
-    int GeneratedTokens,
-    ulong? Seed,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<PrefillToken>? Prefill,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<TokenInfo>? Tokens,
-    int InputLength,
-    double TokensPerSecond,
-    double TimeToFirstTokenMs,
-    double QueueTimeMs,
-    int TruncatedTokens,
-    int ContextShifts,
-    int DiscardedTokens);
+public sealed record GenerationDetails
+{
+    /// <summary>length | eos_token | stop_sequence</summary>
+    public required string FinishReason { get; init; }
+
+    /// <summary>Tokens generated.</summary>
+    public required int GeneratedTokens { get; init; }
+
+    /// <summary>The seed used when sampling; null for greedy decoding.</summary>
+    public required ulong? Seed { get; init; }
+
+    /// <summary>The prompt tokens (when decoder_input_details is set); not on a stream's last event.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<PrefillToken>? Prefill { get; init; }
+
+    /// <summary>Every generated token; not on a stream's last event.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<TokenInfo>? Tokens { get; init; }
+
+    /// <summary>Prompt tokens (after `truncate`).</summary>
+    public required int InputLength { get; init; }
+
+    /// <summary>Generated tokens per second, prompt processing included (ours).</summary>
+    public required double TokensPerSecond { get; init; }
+
+    /// <summary>From the start of the sequence to its first token (ours).</summary>
+    public required double TimeToFirstTokenMs { get; init; }
+
+    /// <summary>Time waiting for a sequence slot (ours).</summary>
+    public required double QueueTimeMs { get; init; }
+
+    /// <summary>Prompt tokens left out by `truncate` (ours).</summary>
+    public required int TruncatedTokens { get; init; }
+
+    /// <summary>Times the context window shifted to go on (ours; 0 without context_shift).</summary>
+    public required int ContextShifts { get; init; }
+
+    /// <summary>Tokens those shifts dropped from the window (ours).</summary>
+    public required int DiscardedTokens { get; init; }
+}
 
 /// <summary>One generated token.</summary>
 /// <param name="Id">Token id.</param>

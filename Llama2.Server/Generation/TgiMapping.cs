@@ -18,9 +18,21 @@ public static class TgiMapping
         IReadOnlyList<PrefillToken>? prefill = null, IReadOnlyList<TokenInfo>? tokens = null)
     {
         var summary = finished.Summary;
-        return new(summary.FinishReason.Name(), summary.GeneratedTokens, finished.Seed, prefill, tokens, summary.PromptTokens,
-            Math.Round(summary.TokensPerSecond, 2), summary.TimeToFirstToken.TotalMilliseconds, finished.QueueTime.TotalMilliseconds,
-            finished.TruncatedTokens, summary.ContextShifts, summary.DiscardedTokens);
+        return new()
+        {
+            FinishReason = summary.FinishReason.Name(),
+            GeneratedTokens = summary.GeneratedTokens,
+            Seed = finished.Seed,
+            Prefill = prefill,
+            Tokens = tokens,
+            InputLength = summary.PromptTokens,
+            TokensPerSecond = Math.Round(summary.TokensPerSecond, 2),
+            TimeToFirstTokenMs = summary.TimeToFirstToken.TotalMilliseconds,
+            QueueTimeMs = finished.QueueTime.TotalMilliseconds,
+            TruncatedTokens = finished.TruncatedTokens,
+            ContextShifts = summary.ContextShifts,
+            DiscardedTokens = summary.DiscardedTokens,
+        };
     }
 
     /// <summary>The prompt's tokens with their text (empty for BOS); their log-probabilities are not computed.</summary>
