@@ -9,7 +9,8 @@ namespace Llama2.Server.Tests.Browser;
 /// <see cref="SlowLink"/>, so the pace of a stream is the link's and a test can watch it and stop it mid-way however
 /// fast the model is. Opening checks that the page loaded without errors and filled in its model and token lines.
 /// </summary>
-public sealed class PlaygroundSession : IAsyncDisposable
+public sealed class PlaygroundSession(LoopbackServer server, SlowLink link, IPlaywright playwright, IBrowser browser, IPage page)
+    : IAsyncDisposable
 {
     const string ChromiumPath = "/usr/bin/chromium";
 
@@ -19,24 +20,12 @@ public sealed class PlaygroundSession : IAsyncDisposable
         "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
     ];
 
-    readonly IPlaywright _playwright;
-    readonly IBrowser _browser;
-
-    PlaygroundSession(LoopbackServer server, SlowLink link, IPlaywright playwright, IBrowser browser, IPage page)
-    {
-        Server = server;
-        Link = link;
-        _playwright = playwright;
-        _browser = browser;
-        Page = page;
-    }
-
-    public LoopbackServer Server { get; }
+    public LoopbackServer Server { get; } = server;
 
     /// <summary>Set its delay to pace the stream the page reads.</summary>
-    public SlowLink Link { get; }
+    public SlowLink Link { get; } = link;
 
-    public IPage Page { get; }
+    public IPage Page { get; } = page;
 
     /// <summary>
     /// Starts the server (shifting past the context by default when <paramref name="contextShift"/>) and the browser,
@@ -48,13 +37,7 @@ public sealed class PlaygroundSession : IAsyncDisposable
         Assertions.SetDefaultExpectTimeout(30_000);
         var link = new SlowLink();
         var server = await LoopbackServer.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["Model:CheckpointPath"] = SharedData.Tiny32k,
-                ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-                ["Model:TokenBufferSize"] = "1",
-                ["Model:ContextShift"] = contextShift ? "true" : "false",
-            },
+            ServerFactory.Tiny32kSettings(("Model:TokenBufferSize", "1"), ("Model:ContextShift", contextShift ? "true" : "false")),
             services => services.AddSingleton<IStartupFilter>(link));
         IPlaywright? playwright = null;
         IBrowser? browser = null;
@@ -112,8 +95,8 @@ public sealed class PlaygroundSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
+        await browser.DisposeAsync();
+        playwright.Dispose();
         await Server.DisposeAsync();
     }
 }
