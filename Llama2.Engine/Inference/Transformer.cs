@@ -24,7 +24,7 @@ public sealed unsafe class Transformer
         Config = checkpoint.Config;
         _w = checkpoint.Weights;
         _rope = new RotaryEmbedding(Config.HeadSize, Config.SeqLen);
-        _summation = _w.Format == WeightFormat.F32 ? Summation.Vectorized : Summation.InOrder;
+        _summation = _w.Format == WeightFormat.Q8_0 ? Summation.InOrder : Summation.Vectorized;
     }
 
     // How the norms and attention add up their sums: runq.c's order for int8 weights (see Summation).
