@@ -101,6 +101,7 @@ public sealed unsafe class Checkpoint : IDisposable
     public static Checkpoint Open(string path)
     {
         if (Directory.Exists(path) || (File.Exists(path) && Formats.Gguf.GgufFile.HasMagic(path))) return OpenExternal(path);
+        if (!File.Exists(path) && ExternalModel.Recognizes(path)) throw new CheckpointFormatException(path, "GGUF file not found");
         if (!File.Exists(path))
             throw new CheckpointFormatException(path, "checkpoint file not found");
 
