@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Llama2.Engine.Kernels;
 
 /// <summary>How a weight matrix is stored. Each format has its own matmul kernels behind <see cref="MatMul"/>.</summary>
@@ -125,7 +127,13 @@ public readonly unsafe struct WeightMatrix
 
     void Widen<TW>(TW* row, Span<float> destination) where TW : unmanaged, IWeightElement<TW>
     {
-        for (int i = 0; i < Columns; i++) destination[i] = TW.ToSingle(row[i]);
+        int i = 0;
+        fixed (float* d = destination)
+        {
+            if (Vector256.IsHardwareAccelerated)
+                for (; i <= Columns - 8; i += 8) TW.Load<Vector256<float>, Ops256>(row + i).Store(d + i);
+            for (; i < Columns; i++) d[i] = TW.ToSingle(row[i]);
+        }
     }
 
     static InvalidOperationException NotA(WeightFormat format) => new($"not a {format} matrix");
