@@ -12,15 +12,9 @@ namespace Llama2.Engine.Tests.Formats;
 /// must compute the .bin's logits bit for bit, bf16/fp16 those of the .bin of the rounded weights, GGUF Q8_0 those of
 /// the version 2 .bin of the same int8 values and scales; one token at a time and as a prompt (the batched kernels).
 /// </summary>
-public sealed class ServingTests : IDisposable
+public sealed class ServingTests : ForeignModelTests
 {
-    readonly TempDirectory _dir = new();
-
-    public void Dispose() => _dir.Dispose();
-
-    static readonly int[] Tokens = [1, 37, 250, 4, 99, 298, 3];
-
-    /// <summary>The logits of every position of <see cref="Tokens"/> one token at a time, then those of the whole prompt.</summary>
+    /// <summary>The logits of every position of <see cref="ForeignModelTests.Tokens"/> one token at a time, then those of the whole prompt.</summary>
     static float[] Logits(string path)
     {
         using var checkpoint = Checkpoint.Open(path);
@@ -30,38 +24,7 @@ public sealed class ServingTests : IDisposable
     static float[] Logits(Checkpoint checkpoint)
     {
         var transformer = new Transformer(checkpoint);
-        var state = transformer.CreateState();
-        var all = new List<float>();
-        for (int pos = 0; pos < Tokens.Length; pos++) all.AddRange(transformer.Forward(Tokens[pos], pos, state).ToArray());
-        all.AddRange(transformer.Prefill(Tokens, 0, transformer.CreateState()).ToArray());
-        return [.. all];
-    }
-
-    string Original(bool shared = false, int kvHeads = 2)
-    {
-        var path = _dir.File($"original-{shared}-{kvHeads}.bin");
-        if (!File.Exists(path)) CheckpointWriter.WriteRandom(path, TestModels.Small(shared, kvHeads), version: 1, seed: 11);
-        return path;
-    }
-
-    string HuggingFace(string originalBin, HuggingFaceOptions options)
-    {
-        using var bin = Checkpoint.Open(originalBin);
-        return WriteHuggingFace(bin, _dir.File($"hf-{Guid.NewGuid():N}"), options);
-    }
-
-    string Gguf(string originalBin, GgufOptions options)
-    {
-        using var bin = Checkpoint.Open(originalBin);
-        return WriteGguf(bin, _dir.File($"model-{Guid.NewGuid():N}.gguf"), options);
-    }
-
-    string Rounded(string originalBin, Storage storage, bool normsStayF32)
-    {
-        using var bin = Checkpoint.Open(originalBin);
-        var path = _dir.File($"rounded-{Guid.NewGuid():N}.bin");
-        WriteRounded(bin, path, storage, normsStayF32);
-        return path;
+        return [.. TokenLogits(checkpoint), .. transformer.Prefill(Tokens, 0, transformer.CreateState())];
     }
 
     public static TheoryData<bool, int, int> Fp32Cases => new()
@@ -129,7 +92,7 @@ public sealed class ServingTests : IDisposable
     {
         var original = Original(shared);
         var gguf = Gguf(original, new GgufOptions { Storage = Storage.Q8_0 });
-        var v2 = _dir.File($"q8-{shared}.bin");
+        var v2 = Dir.File($"q8-{shared}.bin");
         using (var bin = Checkpoint.Open(original)) WriteVersion2OfGgufQ8_0(bin, v2);
 
         using var served = Checkpoint.Open(gguf);
@@ -281,7 +244,7 @@ public sealed class ServingTests : IDisposable
     {
         var original = Original();
         var folder = HuggingFace(original, new HuggingFaceOptions { Storage = Storage.BF16, Shards = 2 });
-        var v2 = _dir.File("rounded-q8.bin");
+        var v2 = Dir.File("rounded-q8.bin");
         CheckpointQuantizer.QuantizeFile(Rounded(original, Storage.BF16, normsStayF32: false), v2, cancellationToken: TestToken);
 
         using var bf16 = Checkpoint.Open(folder);
@@ -300,7 +263,7 @@ public sealed class ServingTests : IDisposable
         var original = Original(shared: true);
         var pieces = SentencePieceWriter.LlamaStylePieces(300, "▁the", "▁a", "b");
         var path = gguf ? Gguf(original, new GgufOptions { Pieces = pieces }) : HuggingFace(original, new HuggingFaceOptions { Pieces = pieces });
-        var tokenizerBin = _dir.File($"from-vocabulary-{gguf}.bin");
+        var tokenizerBin = Dir.File($"from-vocabulary-{gguf}.bin");
         using (var model = ExternalModel.Open(path)) File.WriteAllBytes(tokenizerBin, model.Vocabulary!.ToTokenizerBin());
 
         using var withFile = LlamaModel.Load(original, tokenizerBin);
