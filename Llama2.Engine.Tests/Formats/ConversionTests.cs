@@ -1,5 +1,4 @@
 using Llama2.Engine.Formats;
-using Llama2.Engine.Inference;
 using Llama2.Engine.Model;
 using static Llama2.Engine.Tests.Formats.ForeignModels;
 
@@ -12,12 +11,6 @@ namespace Llama2.Engine.Tests.Formats;
 /// </summary>
 public sealed class ConversionTests : ForeignModelTests
 {
-    static float[] Logits(string binPath)
-    {
-        using var checkpoint = Checkpoint.Open(binPath);
-        return TokenLogits(checkpoint);
-    }
-
     string Convert(string source, int version)
     {
         var output = Dir.File($"converted-{Guid.NewGuid():N}.bin");

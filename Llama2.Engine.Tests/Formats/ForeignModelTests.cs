@@ -17,14 +17,25 @@ public abstract class ForeignModelTests : IDisposable
 
     protected static readonly int[] Tokens = [1, 37, 250, 4, 99, 298, 3];
 
-    /// <summary>The logits of every position of <see cref="Tokens"/>, one token after the other.</summary>
-    protected static float[] TokenLogits(Checkpoint checkpoint)
+    /// <summary>
+    /// The logits of every position of <see cref="Tokens"/>, one token after the other; <paramref name="withPrompt"/>
+    /// adds those of the tokens fed as one prompt (the batched kernels).
+    /// </summary>
+    protected static float[] Logits(Checkpoint checkpoint, bool withPrompt = false)
     {
         var transformer = new Transformer(checkpoint);
         var state = transformer.CreateState();
         var all = new List<float>();
         for (int pos = 0; pos < Tokens.Length; pos++) all.AddRange(transformer.Forward(Tokens[pos], pos, state).ToArray());
+        if (withPrompt) all.AddRange(transformer.Prefill(Tokens, 0, transformer.CreateState()).ToArray());
         return [.. all];
+    }
+
+    /// <summary><see cref="Logits(Checkpoint, bool)"/> of the model at <paramref name="path"/>.</summary>
+    protected static float[] Logits(string path, bool withPrompt = false)
+    {
+        using var checkpoint = Checkpoint.Open(path);
+        return Logits(checkpoint, withPrompt);
     }
 
     protected string Original(bool shared = false, int kvHeads = 2, int seed = 11)

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Llama2.Engine.Formats;
-using Llama2.Engine.Inference;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
 using static Llama2.Engine.Tests.Formats.ForeignModels;
@@ -14,18 +13,10 @@ namespace Llama2.Engine.Tests.Formats;
 /// </summary>
 public sealed class ServingTests : ForeignModelTests
 {
-    /// <summary>The logits of every position of <see cref="ForeignModelTests.Tokens"/> one token at a time, then those of the whole prompt.</summary>
-    static float[] Logits(string path)
-    {
-        using var checkpoint = Checkpoint.Open(path);
-        return Logits(checkpoint);
-    }
+    /// <summary>The logits of every position, one token at a time and as one prompt.</summary>
+    static float[] Served(string path) => Logits(path, withPrompt: true);
 
-    static float[] Logits(Checkpoint checkpoint)
-    {
-        var transformer = new Transformer(checkpoint);
-        return [.. TokenLogits(checkpoint), .. transformer.Prefill(Tokens, 0, transformer.CreateState())];
-    }
+    static float[] Served(Checkpoint checkpoint) => Logits(checkpoint, withPrompt: true);
 
     public static TheoryData<bool, int, int> Fp32Cases => new()
     {
@@ -40,7 +31,7 @@ public sealed class ServingTests : ForeignModelTests
         var original = Original(shared, kvHeads);
         var folder = HuggingFace(original, new HuggingFaceOptions { Shards = shards });
 
-        Bitwise.AssertEqual(Logits(original), Logits(folder), "logits");
+        Bitwise.AssertEqual(Served(original), Served(folder), "logits");
         using var served = Checkpoint.Open(folder);
         Assert.Equal(("safetensors", "float32", "none"), (served.Format, served.WeightType, served.Quantization));
         Assert.Equal(RotaryLayout.HalfSplit, served.Weights.QueryKeyLayout);
@@ -54,7 +45,7 @@ public sealed class ServingTests : ForeignModelTests
         var original = Original(shared);
         var gguf = Gguf(original, new GgufOptions());
 
-        Bitwise.AssertEqual(Logits(original), Logits(gguf), "logits");
+        Bitwise.AssertEqual(Served(original), Served(gguf), "logits");
         using var served = Checkpoint.Open(gguf);
         Assert.Equal(("gguf", "float32"), (served.Format, served.WeightType));
     }
@@ -68,9 +59,9 @@ public sealed class ServingTests : ForeignModelTests
         var original = Original();
         var folder = HuggingFace(original, new HuggingFaceOptions { Storage = storage, Shards = shards });
 
-        var served = Logits(folder);
-        Bitwise.AssertEqual(Logits(Rounded(original, storage, normsStayF32: false)), served, "logits");
-        Assert.NotEqual(Logits(original), served); // the rounding is real
+        var served = Served(folder);
+        Bitwise.AssertEqual(Served(Rounded(original, storage, normsStayF32: false)), served, "logits");
+        Assert.NotEqual(Served(original), served); // the rounding is real
         using var checkpoint = Checkpoint.Open(folder);
         Assert.Equal(storage == Storage.BF16 ? "bfloat16" : "float16", checkpoint.WeightType);
         Assert.Equal(storage == Storage.BF16 ? WeightFormat.BF16 : WeightFormat.F16, checkpoint.Weights.Wq(0).Format);
@@ -82,7 +73,7 @@ public sealed class ServingTests : ForeignModelTests
     public void Half_precision_gguf_served_directly_gives_the_logits_of_the_rounded_weights_bit_for_bit(Storage storage, bool shared)
     {
         var original = Original(shared);
-        Bitwise.AssertEqual(Logits(Rounded(original, storage, normsStayF32: true)), Logits(Gguf(original, new GgufOptions { Storage = storage })), "logits");
+        Bitwise.AssertEqual(Served(Rounded(original, storage, normsStayF32: true)), Served(Gguf(original, new GgufOptions { Storage = storage })), "logits");
     }
 
     [Theory]
@@ -99,7 +90,7 @@ public sealed class ServingTests : ForeignModelTests
         using var reference = Checkpoint.Open(v2);
         Assert.Equal((WeightFormat.Q8_0, 32), (reference.Weights.Format, reference.Weights.GroupSize));
         Assert.Equal((WeightFormat.Q8_0, 32), (served.Weights.Format, served.Weights.GroupSize));
-        Bitwise.AssertEqual(Logits(reference), Logits(served), "logits");
+        Bitwise.AssertEqual(Served(reference), Served(served), "logits");
         Assert.Equal(("gguf", "int8", "q8_0 (file)"), (served.Format, served.WeightType, served.Quantization));
         Assert.True(served.RepackedBytes > 0);
     }
@@ -140,8 +131,8 @@ public sealed class ServingTests : ForeignModelTests
         // A folder whose q/k rows are in Meta's order though Hugging Face's are expected: the reordering of the query
         // and key outputs then scrambles the rotary pairs, and the comparison the other tests make catches it.
         var original = Original();
-        var expected = Logits(original);
-        var actual = Logits(HuggingFace(original, new HuggingFaceOptions { PermuteQueryKey = false }));
+        var expected = Served(original);
+        var actual = Served(HuggingFace(original, new HuggingFaceOptions { PermuteQueryKey = false }));
         int vocab = TestModels.Small().VocabSize;
         Assert.Equal(Tokens.Length - 1, Enumerable.Range(1, Tokens.Length - 1)
             .Count(pos => !expected.AsSpan(pos * vocab, vocab).SequenceEqual(actual.AsSpan(pos * vocab, vocab))));
@@ -163,7 +154,7 @@ public sealed class ServingTests : ForeignModelTests
         using var served = Checkpoint.Open(path);
         Assert.Equal((Eps, Theta), (served.Config.RmsNormEps, served.Config.RopeTheta));
 
-        var logits = Logits(served).AsSpan(0, Tokens.Length * bin.Config.VocabSize).ToArray();
+        var logits = Served(served).AsSpan(0, Tokens.Length * bin.Config.VocabSize).ToArray();
         double Distance(double[] reference) => logits.Select((v, i) => Math.Abs(v - reference[i])).Max();
         double honoured = Distance(ReferenceLogits(bin, Eps, Theta));
         double defaults = Distance(ReferenceLogits(bin, ModelConfig.DefaultRmsNormEps, ModelConfig.DefaultRopeTheta));
@@ -252,7 +243,7 @@ public sealed class ServingTests : ForeignModelTests
         Assert.Equal(("safetensors", "int8", "q8_0 (at load)"), (atLoad.Format, atLoad.WeightType, atLoad.Quantization));
         Assert.Equal(RotaryLayout.Interleaved, atLoad.Weights.QueryKeyLayout); // the rows were put in Meta's order
         Assert.Equal(File.ReadAllBytes(v2), atLoad.Bytes(0, (int)atLoad.FileBytes).ToArray());
-        Bitwise.AssertEqual(Logits(v2), Logits(atLoad), "logits");
+        Bitwise.AssertEqual(Served(v2), Served(atLoad), "logits");
     }
 
     [Theory]
