@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Llama2.Engine.Formats;
+using Llama2.Engine.Inference;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
 using static Llama2.Engine.Tests.Formats.ForeignModels;
@@ -65,6 +66,18 @@ public sealed class ServingTests : ForeignModelTests
         using var checkpoint = Checkpoint.Open(folder);
         Assert.Equal(storage == Storage.BF16 ? "bfloat16" : "float16", checkpoint.WeightType);
         Assert.Equal(storage == Storage.BF16 ? WeightFormat.BF16 : WeightFormat.F16, checkpoint.Weights.Wq(0).Format);
+    }
+
+    [Fact]
+    public void Decoding_a_bf16_folder_allocates_nothing_per_token()
+    {
+        using var served = Checkpoint.Open(HuggingFace(Original(), new HuggingFaceOptions { Storage = Storage.BF16 }));
+        var transformer = new Transformer(served);
+        var state = transformer.CreateState();
+        for (int pos = 0; pos < 8; pos++) transformer.Forward(Tokens[pos % Tokens.Length], pos, state); // JIT and first-use paths
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int pos = 8; pos < 40; pos++) transformer.Forward(Tokens[pos % Tokens.Length], pos, state);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Theory]
