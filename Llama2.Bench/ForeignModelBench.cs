@@ -16,18 +16,20 @@ namespace Llama2.Bench;
 /// <c>Llama2.Bench hf</c>: a Llama 2 7B-shaped model (dim 4096, hidden 11008, 32 heads, vocab 32000; --layers fewer to
 /// fit a smaller machine) with random weights, written once as a bf16 Hugging Face folder (config.json, two
 /// safetensors shards with an index) and quantized from it to a version 2 int8 file, both cached in --dir. Each format
-/// is measured on its own: the time to open it (and, quantized at load, to quantize it) and to compute the first token
-/// with its pages evicted from the page cache; then greedy decode and prefill tok/s (medians of --runs), the weights'
-/// read rate right after each run and decode's share of it, peak RSS, and the managed bytes allocated per token.
+/// is opened on its own first, its pages evicted from the page cache: the time to open it (and, quantized at load, to
+/// quantize it), to compute the first token, and its peak RSS. Then greedy decode and prefill tok/s (medians of --runs),
+/// the weights' read rate right after each run and decode's share of it, and the managed bytes allocated per token:
+/// each format's runs on their own, or with --together every format in turn within each run, with ratios.
 /// --shape 110M measures the TinyStories 110M shape instead, with the fp32 .bin of the same (bf16) weights beside it.
 /// </summary>
 static class ForeignModelBench
 {
     public const string Usage =
         "usage: Llama2.Bench hf [--shape 7B|110M] [--layers N] [--tokens 8] [--prompt 32] [--runs 3] [--dir PATH]\n" +
-        "                       [--formats bf16,q8_0,bf16-q8_0[,f32]] [--threads N]\n" +
+        "                       [--formats bf16,q8_0,bf16-q8_0[,f32]] [--together] [--threads N]\n" +
         "       bf16: the Hugging Face folder served directly; q8_0: the version 2 file quantized from it;\n" +
-        "       bf16-q8_0: the folder quantized at load (Model:Quantization=q8_0); f32: the .bin of the same values";
+        "       bf16-q8_0: the folder quantized at load (Model:Quantization=q8_0); f32: the .bin of the same values\n" +
+        "       --together: the runs measure every format in turn (all open at once: they must fit in memory), with ratios";
 
     static readonly ModelConfig SevenB = new(Dim: 4096, HiddenDim: 11008, NLayers: 32, NHeads: 32, NKvHeads: 32, VocabSize: 32000,
         SeqLen: 4096, SharedClassifier: false) { RmsNormEps = 1e-5f };
@@ -37,6 +39,7 @@ static class ForeignModelBench
         string shape = "7B", directory = Path.Combine(Path.GetTempPath(), "llama2-bench-hf");
         int? layers = null, threads = null;
         int tokens = 8, promptLength = 32, runs = 3;
+        bool together = false;
         var formats = new List<string> { "bf16", "q8_0", "bf16-q8_0" };
         try
         {
@@ -55,6 +58,7 @@ static class ForeignModelBench
                     case "--runs": runs = Int(); break;
                     case "--dir": directory = Value(); break;
                     case "--threads": threads = Int(); break;
+                    case "--together": together = true; break;
                     case "--formats": formats = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]; break;
                     default: throw new ArgumentException($"unknown option {option}");
                 }
@@ -91,84 +95,121 @@ static class ForeignModelBench
 
         var random = new Random(42);
         var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(3, config.VocabSize)).ToArray();
-        var rows = new List<string[]>();
-        foreach (var format in formats)
+        var measured = formats.Select(format => new FormatRuns(format, format switch
         {
-            var (path, quantize) = format switch
-            {
-                "bf16" => (folder, false),
-                "bf16-q8_0" => (folder, true),
-                "q8_0" => (q8, false),
-                _ => (f32, false),
-            };
-            rows.Add(Measure(format, path, quantize, tokens, prompt, runs));
-        }
+            "bf16" or "bf16-q8_0" => folder,
+            "q8_0" => q8,
+            _ => f32,
+        }, Quantize: format == "bf16-q8_0")).ToList();
+
+        // Each format alone first, from a cold page cache: open, first token, peak RSS.
+        foreach (var f in measured) Cold(f, tokens, prompt);
+        // Then the runs: all formats in turn within each run (--together, when they fit in memory together), so that
+        // their ratios compare the same minutes; or each format's runs on their own.
+        if (together) Runs(measured, tokens, prompt, runs);
+        else foreach (var f in measured) Runs([f], tokens, prompt, runs);
 
         Console.WriteLine();
         string[] header = ["model", "weights", "open (+ quantize) s", "first token s (cold)", "decode tok/s (median, min–max)",
-            "prefill tok/s (median, min–max)", "weights read GB/s", "decode / read", "peak RSS", "GC bytes / token"];
+            "prefill tok/s (median, min–max)", "weights read GB/s", "decode / read", "peak RSS", "GC bytes / token",
+            .. together ? new[] { $"decode / {measured[0].Name}", $"prefill / {measured[0].Name}" } : []];
         Console.WriteLine("| " + string.Join(" | ", header) + " |");
         Console.WriteLine("|" + string.Concat(header.Select(_ => "---|")));
-        foreach (var row in rows) Console.WriteLine($"| {name} | " + string.Join(" | ", row) + " |");
+        foreach (var f in measured)
+            Console.WriteLine($"| {name} | " + string.Join(" | ", [.. f.Row(tokens, runs),
+                .. together ? new[] { Ratio(f.Decode, measured[0].Decode), Ratio(f.Prefill, measured[0].Prefill) } : []]) + " |");
         Console.WriteLine($"load average after: {LoadAverage()}");
         return 0;
     }
 
-    static string[] Measure(string format, string path, bool quantize, int tokens, int[] prompt, int runs)
+    /// <summary>A format's measurements.</summary>
+    sealed record FormatRuns(string Name, string Path, bool Quantize)
+    {
+        public string Description = "";
+        public double Open, FirstToken;
+        public long PeakRss, WeightBytes, Allocated;
+        public List<double> Decode = [], Prefill = [], Read = [], Shares = [];
+
+        public string[] Row(int tokens, int runs) =>
+        [
+            Description, F(Open), F(FirstToken), Summary(Decode), Summary(Prefill), Summary(Read),
+            string.Create(CultureInfo.InvariantCulture, $"{Median(Shares):P0}"),
+            string.Create(CultureInfo.InvariantCulture, $"{PeakRss / 1e9:F2} GB"),
+            ((double)Allocated / (runs * (long)tokens)).ToString("F1", CultureInfo.InvariantCulture),
+        ];
+    }
+
+    static Checkpoint Open(FormatRuns f)
+    {
+        var checkpoint = Checkpoint.Open(f.Path);
+        if (!f.Quantize) return checkpoint;
+        var bar = ProgressBar.OnStandardError();
+        using var source = checkpoint;
+        var quantized = Checkpoint.QuantizeInMemory(source, progress: bar.ForFraction($"{f.Name}: quantizing at load"));
+        bar.Complete();
+        return quantized;
+    }
+
+    /// <summary>Opens the format with its files evicted from the page cache, and computes the first token and one decode and prefill.</summary>
+    static void Cold(FormatRuns f, int tokens, int[] prompt)
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        EvictAll(path);
+        EvictAll(f.Path);
         ResetPeakRss();
         var clock = Stopwatch.StartNew();
-        var checkpoint = Checkpoint.Open(path);
-        if (quantize)
-        {
-            var bar = ProgressBar.OnStandardError();
-            using var source = checkpoint;
-            checkpoint = Checkpoint.QuantizeInMemory(source, progress: bar.ForFraction($"{format}: quantizing at load"));
-            bar.Complete();
-        }
-        double open = clock.Elapsed.TotalSeconds;
-        using (checkpoint)
-        {
-            var transformer = new Transformer(checkpoint);
-            var state = transformer.CreateState(Math.Max(tokens, prompt.Length));
-            clock.Restart();
-            transformer.Forward(1, 0, state);
-            double firstToken = clock.Elapsed.TotalSeconds;
-            Console.Error.WriteLine($"{format}: {checkpoint.Format}, {checkpoint.WeightType}, {checkpoint.Quantization}: open {open:F2} s, " +
-                $"first token {firstToken:F2} s");
+        using var checkpoint = Open(f);
+        f.Open = clock.Elapsed.TotalSeconds;
+        var transformer = new Transformer(checkpoint);
+        var state = transformer.CreateState(Math.Max(tokens, prompt.Length));
+        clock.Restart();
+        transformer.Forward(1, 0, state);
+        f.FirstToken = clock.Elapsed.TotalSeconds;
+        Decode(transformer, state, tokens);
+        transformer.Prefill(prompt, 0, state);
+        f.PeakRss = PeakRss();
+        f.WeightBytes = Regions(checkpoint.Weights).Sum(r => r.Bytes);
+        f.Description = $"{f.Name} ({checkpoint.Format}, {checkpoint.WeightType}{(checkpoint.RepackedBytes > 0 ? ", repacked" : "")}, {f.WeightBytes / 1e9:F2} GB)";
+        Console.Error.WriteLine($"{f.Description}: open {f.Open:F2} s, first token {f.FirstToken:F2} s, peak RSS {f.PeakRss / 1e9:F2} GB");
+    }
 
-            var regions = Regions(checkpoint.Weights);
-            long weightBytes = regions.Sum(r => r.Bytes);
-            List<double> decode = [], prefill = [], read = [], shares = [];
-            long allocated = 0;
-            Decode(transformer, state, tokens); // warm: the JIT's final tiers, every page in
+    /// <summary>The runs of the formats, each run measuring every format in turn.</summary>
+    static void Runs(List<FormatRuns> formats, int tokens, int[] prompt, int runs)
+    {
+        var open = formats.Select(Open).ToList();
+        try
+        {
+            var transformers = open.Select(c => new Transformer(c)).ToList();
+            var states = transformers.Select(t => t.CreateState(Math.Max(tokens, prompt.Length))).ToList();
+            var regions = open.Select(c => Regions(c.Weights)).ToList();
+            for (int i = 0; i < formats.Count; i++) Decode(transformers[i], states[i], tokens); // every page in, the JIT's final tiers
+            var clock = new Stopwatch();
             for (int run = 0; run < runs; run++)
-            {
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                clock.Restart();
-                Decode(transformer, state, tokens);
-                decode.Add(tokens / clock.Elapsed.TotalSeconds);
-                allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
-                clock.Restart();
-                transformer.Prefill(prompt, 0, state);
-                prefill.Add(prompt.Length / clock.Elapsed.TotalSeconds);
-                read.Add(ReadRate(regions) / 1e9);
-                shares.Add(decode[^1] * weightBytes / 1e9 / read[^1]);
-                Console.Error.WriteLine($"  run {run + 1}, {format}: decode {decode[^1]:F2} tok/s, prefill {prefill[^1]:F2} tok/s, " +
-                    $"weights ({weightBytes / 1e9:F2} GB) read at {read[^1]:F1} GB/s");
-            }
-            return
-            [
-                $"{format} ({checkpoint.Format}, {checkpoint.WeightType}{(checkpoint.RepackedBytes > 0 ? ", repacked" : "")}, {weightBytes / 1e9:F2} GB)",
-                F(open), F(firstToken), Summary(decode), Summary(prefill), Summary(read),
-                string.Create(CultureInfo.InvariantCulture, $"{Median(shares):P0}"),
-                string.Create(CultureInfo.InvariantCulture, $"{PeakRss() / 1e9:F2} GB"),
-                ((double)allocated / (runs * (long)tokens)).ToString("F1", CultureInfo.InvariantCulture),
-            ];
+                for (int i = 0; i < formats.Count; i++)
+                {
+                    var f = formats[i];
+                    long before = GC.GetTotalAllocatedBytes(precise: true);
+                    clock.Restart();
+                    Decode(transformers[i], states[i], tokens);
+                    f.Decode.Add(tokens / clock.Elapsed.TotalSeconds);
+                    f.Allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
+                    clock.Restart();
+                    transformers[i].Prefill(prompt, 0, states[i]);
+                    f.Prefill.Add(prompt.Length / clock.Elapsed.TotalSeconds);
+                    f.Read.Add(ReadRate(regions[i]) / 1e9);
+                    f.Shares.Add(f.Decode[^1] * f.WeightBytes / 1e9 / f.Read[^1]);
+                    Console.Error.WriteLine($"  run {run + 1}, {f.Name}: decode {f.Decode[^1]:F2} tok/s, prefill {f.Prefill[^1]:F2} tok/s, " +
+                        $"weights ({f.WeightBytes / 1e9:F2} GB) read at {f.Read[^1]:F1} GB/s");
+                }
+        }
+        finally
+        {
+            foreach (var c in open) c.Dispose();
         }
     }
+
+    /// <summary>The median of each run's rate over the first format's rate in the same run.</summary>
+    static string Ratio(List<double> rates, List<double> baseline) =>
+        string.Create(CultureInfo.InvariantCulture, $"×{Median(rates.Zip(baseline, (a, b) => a / b).ToList()):F2}");
 
     // ---- writing the random model ----
 
