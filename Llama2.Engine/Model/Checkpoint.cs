@@ -84,6 +84,13 @@ public sealed unsafe class Checkpoint : IDisposable
         _ => "float32",
     };
 
+    /// <summary>
+    /// Unmaps the pages of a Hugging Face or GGUF model's tensor once a single pass has read them (quantizing at load:
+    /// memory then holds one tensor of the source at a time besides the image; see <see cref="MappedTensor.Forget"/>).
+    /// A later read maps them again. Nothing for a .bin.
+    /// </summary>
+    internal void ForgetSource(TensorKind kind, int layer) => _external?.Tensor(kind, layer).Forget();
+
     /// <summary>Part of the checkpoint: <paramref name="length"/> bytes from <paramref name="offset"/>, read-only.</summary>
     public ReadOnlySpan<byte> Bytes(long offset, int length)
     {

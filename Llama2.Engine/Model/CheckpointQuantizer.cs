@@ -105,6 +105,7 @@ public static class CheckpointQuantizer
                     }
                     destination.Write(MemoryMarshal.AsBytes(scales.AsSpan(0, checked((int)groups))));
                 }
+                source.ForgetSource(tensor, layer);
                 written += target.LayerBytes(tensor);
                 progress?.Report((double)written / target.FileBytes);
             }
