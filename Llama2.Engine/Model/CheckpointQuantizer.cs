@@ -35,25 +35,35 @@ public static class CheckpointQuantizer
     /// </summary>
     public static CheckpointLayout LayoutFor(Checkpoint source, int groupSize)
     {
-        if (source.Layout.Format != WeightFormat.F32)
-            throw new CheckpointFormatException(source.Path, $"is already quantized ({source.Layout.Format}, version {source.Layout.Version})");
+        if (source.Weights.Format == WeightFormat.Q8_0)
+            throw new CheckpointFormatException(source.Path, source.Format.StartsWith("llama2.c", StringComparison.Ordinal)
+                ? $"is already quantized ({source.Layout.Format}, version {source.Layout.Version})"
+                : $"is already quantized ({source.Format} Q8_0)");
         var config = source.Config;
         if (CheckpointLayout.GroupSizeProblem(config, groupSize) is { } problem)
             throw new ArgumentException(problem, nameof(groupSize));
-        if (!config.SharedClassifier && Floats(source, TensorKind.Classifier, 0).SequenceEqual(Floats(source, TensorKind.TokenEmbedding, 0)))
+        if (!config.SharedClassifier && SameRows(source.Weights, TensorKind.Classifier, TensorKind.TokenEmbedding))
             config = config with { SharedClassifier = true };
         return new CheckpointLayout(config, 2, groupSize);
     }
 
-    /// <summary>One layer's part of an fp32 tensor of the source.</summary>
-    static unsafe ReadOnlySpan<float> Floats(Checkpoint source, TensorKind tensor, int layer) =>
-        MemoryMarshal.Cast<byte, float>(source.Bytes(source.Layout.OffsetOf(tensor, layer),
-            checked((int)(source.Layout.LayerElementCount(tensor) * sizeof(float)))));
+    /// <summary>Whether two (vocab × dim) matrices hold the same values.</summary>
+    static bool SameRows(TransformerWeights w, TensorKind a, TensorKind b)
+    {
+        var (rowA, rowB) = (new float[w.Config.Dim], new float[w.Config.Dim]);
+        for (int row = 0; row < w.Config.VocabSize; row++)
+        {
+            w[a, 0].ReadRow(row, rowA);
+            w[b, 0].ReadRow(row, rowB);
+            if (!rowA.AsSpan().SequenceEqual(rowB)) return false;
+        }
+        return true;
+    }
 
     /// <summary>
-    /// Writes the version 2 checkpoint <paramref name="target"/> (from <see cref="LayoutFor"/>) of the fp32
-    /// <paramref name="source"/> to <paramref name="destination"/>, from its first byte to its last in order.
-    /// <paramref name="progress"/> gets the fraction done.
+    /// Writes the version 2 checkpoint <paramref name="target"/> (from <see cref="LayoutFor"/>) of the float model
+    /// <paramref name="source"/> to <paramref name="destination"/>, from its first byte to its last in order, the rows
+    /// of Wq and Wk in Meta's order whatever the source's. <paramref name="progress"/> gets the fraction done.
     /// </summary>
     public static void Write(Checkpoint source, CheckpointLayout target, Stream destination,
         IProgress<double>? progress = null, CancellationToken cancellationToken = default)
@@ -62,32 +72,40 @@ public static class CheckpointQuantizer
             throw new ArgumentException("the target is not a version 2 layout of the source's shape", nameof(target));
         destination.Write(CheckpointHeader.Write(target));
         long written = target.HeaderBytes;
-        var values = new sbyte[1 << 20];
+        var weights = new float[1 << 18];
+        var values = new sbyte[weights.Length];
         var scales = Array.Empty<float>();
         foreach (var tensor in target.Order)
         {
             for (int layer = 0; layer < target.LayerCount(tensor); layer++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var weights = Floats(source, tensor, layer);
+                var matrix = source.Weights[tensor, layer];
+                int rows = matrix.Rows, columns = matrix.Columns;
                 if (!target.IsQuantized(tensor))
                 {
-                    destination.Write(MemoryMarshal.AsBytes(weights));
+                    matrix.ReadRow(0, weights);
+                    destination.Write(MemoryMarshal.AsBytes(weights.AsSpan(0, columns)));
                 }
                 else
                 {
-                    // The values in chunks of whole groups as they are made, then all the scales.
-                    int groups = weights.Length / target.GroupSize;
+                    // The values in chunks of whole rows (whole groups) as they are made, then all the scales.
+                    long groups = (long)rows * columns / target.GroupSize;
                     if (scales.Length < groups) scales = new float[groups];
-                    int chunk = values.Length / target.GroupSize * target.GroupSize;
-                    for (int start = 0; start < weights.Length; start += chunk)
+                    int chunkRows = Math.Max(1, weights.Length / columns);
+                    if (weights.Length < columns) (weights, values) = (new float[columns], new sbyte[columns]);
+                    for (int row = 0; row < rows; row += chunkRows)
                     {
-                        int count = Math.Min(chunk, weights.Length - start);
-                        WeightQuantizer.Quantize(weights.Slice(start, count), values, scales.AsSpan(start / target.GroupSize), target.GroupSize);
-                        destination.Write(MemoryMarshal.AsBytes(values.AsSpan(0, count)));
+                        int count = Math.Min(chunkRows, rows - row);
+                        for (int r = 0; r < count; r++)
+                            source.Weights.ReadInterleavedRow(tensor, layer, row + r, weights.AsSpan(r * columns, columns));
+                        WeightQuantizer.Quantize(weights.AsSpan(0, count * columns), values,
+                            scales.AsSpan(checked((int)((long)row * columns / target.GroupSize))), target.GroupSize);
+                        destination.Write(MemoryMarshal.AsBytes(values.AsSpan(0, count * columns)));
                     }
-                    destination.Write(MemoryMarshal.AsBytes(scales.AsSpan(0, groups)));
+                    destination.Write(MemoryMarshal.AsBytes(scales.AsSpan(0, checked((int)groups))));
                 }
+                source.ForgetSource(tensor, layer);
                 written += target.LayerBytes(tensor);
                 progress?.Report((double)written / target.FileBytes);
             }
