@@ -86,7 +86,7 @@ public sealed class PlaygroundSession(LoopbackServer server, SlowLink link, IPla
         var response = await page.GotoAsync("/");
         Assert.Equal(200, response!.Status);
         // The model line fills in from /info, and the prompt's token count from /tokenize.
-        await Assertions.Expect(page.Locator("#model")).ToContainTextAsync("tiny32k · 3.1M parameters · dim 48, 2 layers, 6 heads (2 kv) · vocab 32000 · context 128 · fp32");
+        await Assertions.Expect(page.Locator("#model")).ToContainTextAsync("tiny32k · 3.1M parameters · dim 48, 2 layers, 6 heads (2 kv) · vocab 32000 · context 128 · fp32 · llama2.c v0");
         await Assertions.Expect(page.Locator("#prompt-tokens")).ToHaveTextAsync(
             "5 tokens · room for 123 more" + (contextShift ? " before the context shifts" : ""));
         Assert.Empty(errors);
