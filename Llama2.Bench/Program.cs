@@ -14,6 +14,8 @@ using Llama2.Engine.Model;
 //   dotnet run -c Release --project Llama2.Bench -- micro [BenchmarkDotNet options]   (kernel micro-benchmarks)
 //   dotnet run -c Release --project Llama2.Bench -- train [--help]                 (training tokens/s, the trainer's steps)
 //   dotnet run -c Release --project Llama2.Bench -- shift [--shapes 110M] [--runs 5]   (the cost of one context shift)
+//   dotnet run -c Release --project Llama2.Bench -- hf [--shape 7B] [--layers N] [--help]  (a bf16 Hugging Face folder, its int8
+//                                                    file and the folder quantized at load: load, decode, prefill, RSS)
 //   dotnet run -c Release --project Llama2.Bench -- loadtest [--url http://127.0.0.1:8080] [--clients 8] ... [--help]
 //                                                    (N streaming clients against a running Llama2.Server)
 
@@ -23,6 +25,8 @@ if (args.Length > 0 && args[0] == "train")
     return TrainingBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "shift")
     return ContextShiftCost.Run(args[1..]);
+if (args.Length > 0 && args[0] == "hf")
+    return ForeignModelBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "loadtest")
     return await LoadTestRunner.RunAsync(args[1..]);
 
@@ -229,7 +233,7 @@ static long PeakRss()
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                return long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
     catch (IOException) { }
     return Process.GetCurrentProcess().PeakWorkingSet64;

@@ -43,10 +43,8 @@ public static class PretokenizeCommand
         {
             inputs, tokenizer, output, split, validation, seed,
         };
-        // Off the invoking thread, so that Ctrl+C is handled (System.CommandLine watches for it once the action has started).
-        command.SetAction((parsed, cancellationToken) => Task.Run(() => VerbErrors.Run(() =>
+        command.SetCorpusAction(inputs, split, (parsed, corpus, cancellationToken) =>
         {
-            var corpus = TrainingArguments.Corpus(parsed, inputs, split);
             var options = new PretokenizeOptions
             {
                 TokenizerPath = parsed.GetRequiredValue(tokenizer),
@@ -54,23 +52,15 @@ public static class PretokenizeCommand
                 ValidationFraction = parsed.GetValue(validation),
                 Seed = parsed.GetValue(seed),
             };
-            var bar = ProgressBar.OnStandardError();
-            TokenDataset dataset;
-            try
-            {
-                dataset = Pretokenizer.Run(corpus, options, bar.For<PretokenizeProgress>(p => (p.Fraction, p.ToString())), cancellationToken);
-            }
-            finally
-            {
-                bar.Complete();
-            }
+            var dataset = ProgressBar.OnStandardError(bar =>
+                Pretokenizer.Run(corpus, options, bar.For<PretokenizeProgress>(p => (p.Fraction, p.ToString())), cancellationToken));
             string folder = options.OutputDirectory;
             Console.WriteLine($"wrote {Path.Combine(folder, dataset.Train.File)} ({dataset.Train.Documents:N0} documents, " +
                 $"{dataset.Train.Tokens:N0} tokens) and {Path.Combine(folder, dataset.Validation.File)} ({dataset.Validation.Documents:N0} " +
                 $"documents, {dataset.Validation.Tokens:N0} tokens): {dataset.DataType.ToString().ToLowerInvariant()}, vocabulary {dataset.VocabSize}");
             Console.WriteLine($"train with: Llama2.Cli train --data {folder}");
             return 0;
-        }, "cancelled; nothing written"), CancellationToken.None));
+        });
         return command;
     }
 }

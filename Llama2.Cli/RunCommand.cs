@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text;
 using Llama2.Engine;
+using Llama2.Engine.Formats;
 using Llama2.Engine.Generation;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
@@ -23,7 +24,8 @@ public static class RunCommand
         var defaults = RunOptions.Defaults;
         var checkpoint = new Argument<string?>("checkpoint")
         {
-            Description = $"a llama2.c checkpoint (.bin: fp32 version 0 or 1, int8 version 2); none: the shipped {DefaultModel.Name}",
+            Description = "a llama2.c checkpoint (.bin: fp32 version 0 or 1, int8 version 2), a GGUF file or a Hugging Face model folder; " +
+                $"none: the shipped {DefaultModel.Name}",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var temperature = new Option<float>("--temperature", "-t")
@@ -52,7 +54,8 @@ public static class RunCommand
         var prompt = new Option<string?>("--prompt", "-i") { Description = "input prompt", HelpName = "string" };
         var tokenizer = new Option<string?>("--tokenizer", "-z")
         {
-            Description = $"path to the tokenizer; default: {defaults.TokenizerPath}, or the shipped model's own when no checkpoint is named",
+            Description = $"path to the tokenizer; default: {defaults.TokenizerPath}, or the model's own vocabulary for a GGUF file or a " +
+                "Hugging Face folder, or the shipped model's own when no checkpoint is named",
             HelpName = "path",
         };
         var mode = new Option<string>("--mode", "-m")
@@ -77,7 +80,7 @@ public static class RunCommand
         };
         var quantize = new Option<string>("--quantize")
         {
-            Description = "q8_0: quantize an fp32 checkpoint to int8 in memory at load, for speed (not in run.c); none: as stored",
+            Description = "q8_0: quantize float weights (fp32, bf16, fp16) to int8 in memory at load, for speed (not in run.c); none: as stored",
             DefaultValueFactory = _ => "none",
         }.AcceptOnlyFromAmong("none", "q8_0");
 
@@ -100,7 +103,8 @@ public static class RunCommand
             Seed = parsed.GetValue(seed),
             Steps = parsed.GetValue(steps),
             Prompt = parsed.GetValue(prompt),
-            TokenizerPath = parsed.GetValue(tokenizer) ?? (parsed.GetValue(checkpoint) is null ? DefaultModel.TokenizerPath : defaults.TokenizerPath),
+            TokenizerPath = parsed.GetValue(tokenizer) ?? (parsed.GetValue(checkpoint) is not { } named ? DefaultModel.TokenizerPath
+                : ExternalModel.Recognizes(named) ? null : defaults.TokenizerPath),
             Mode = parsed.GetRequiredValue(mode),
             SystemPrompt = parsed.GetValue(systemPrompt),
             Threads = parsed.GetValue(threads),

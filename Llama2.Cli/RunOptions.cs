@@ -15,7 +15,8 @@ public sealed record RunOptions
     public long Seed { get; init; }
     public int Steps { get; init; } = 256;
     public string? Prompt { get; init; }
-    public string TokenizerPath { get; init; } = "tokenizer.bin";
+    /// <summary>tokenizer.bin; null: the vocabulary stored with a GGUF or Hugging Face model.</summary>
+    public string? TokenizerPath { get; init; } = "tokenizer.bin";
     public string Mode { get; init; } = "generate";
     public string? SystemPrompt { get; init; }
     public int? Threads { get; init; }

@@ -43,32 +43,21 @@ public static class TrainTokenizerCommand
         {
             inputs, vocabSize, output, split, coverage, maxPiece,
         };
-        // Off the invoking thread, so that Ctrl+C is handled (System.CommandLine watches for it once the action has started).
-        command.SetAction((parsed, cancellationToken) => Task.Run(() => VerbErrors.Run(() =>
+        command.SetCorpusAction(inputs, split, (parsed, corpus, cancellationToken) =>
         {
-            var corpus = TrainingArguments.Corpus(parsed, inputs, split);
             var options = new TokenizerTrainingOptions
             {
                 VocabSize = parsed.GetValue(vocabSize),
                 CharacterCoverage = parsed.GetValue(coverage),
                 MaxPieceLength = parsed.GetValue(maxPiece),
             };
-            var bar = ProgressBar.OnStandardError();
-            TrainedTokenizer trained;
-            try
+            var stage = TokenizerTrainingStage.Reading;
+            var trained = ProgressBar.OnStandardError(bar => TokenizerTrainer.Train(corpus, options, bar.For<TokenizerTrainingProgress>(p =>
             {
-                var stage = TokenizerTrainingStage.Reading;
-                trained = TokenizerTrainer.Train(corpus, options, bar.For<TokenizerTrainingProgress>(p =>
-                {
-                    if (p.Stage != stage) bar.Complete(); // each stage a bar of its own
-                    stage = p.Stage;
-                    return (p.Fraction, p.ToString());
-                }), cancellationToken);
-            }
-            finally
-            {
-                bar.Complete();
-            }
+                if (p.Stage != stage) bar.Complete(); // each stage a bar of its own
+                stage = p.Stage;
+                return (p.Fraction, p.ToString());
+            }), cancellationToken));
             var path = parsed.GetRequiredValue(output);
             trained.Save(path);
             var s = trained.Summary;
@@ -80,7 +69,7 @@ public static class TrainTokenizerCommand
                 Console.WriteLine($"{s.SkippedStretches:N0} stretches over {TokenizerTrainer.MaxStretchLength} characters without spaces " +
                     $"({s.SkippedBytes:N0} bytes) took no part in learning merges");
             return 0;
-        }, "cancelled; nothing written"), CancellationToken.None));
+        });
         return command;
     }
 }

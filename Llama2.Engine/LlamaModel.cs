@@ -7,13 +7,13 @@ using Llama2.Engine.Tokenization;
 
 namespace Llama2.Engine;
 
-/// <summary>What to do with an fp32 checkpoint's weights at load.</summary>
+/// <summary>What to do with a model's float weights at load.</summary>
 public enum Quantization
 {
     /// <summary>Run the weights as the file stores them.</summary>
     None,
-    /// <summary>Quantize an fp32 checkpoint to int8 (llama2.c's Q8_0, group size 64 or the largest half of it that fits)
-    /// in memory at load; a version 2 file is int8 already.</summary>
+    /// <summary>Quantize float weights (fp32, bf16, fp16) to int8 (llama2.c's Q8_0, group size 64 or the largest half of
+    /// it that fits) in memory at load; a version 2 file or a GGUF Q8_0 model is int8 already.</summary>
     Q8_0,
 }
 
@@ -35,19 +35,24 @@ public sealed class LlamaModel : IDisposable
     public TimeSpan LoadTime { get; }
 
     /// <summary>
-    /// Maps the checkpoint and reads the tokenizer; bad files throw <see cref="CheckpointFormatException"/>. With
-    /// <see cref="Quantization.Q8_0"/> an fp32 checkpoint is quantized in memory (<see cref="Checkpoint.QuantizeInMemory"/>,
-    /// <paramref name="progress"/> getting the fraction done) and the file is closed.
+    /// Opens the model (a llama2.c .bin, a GGUF file or a Hugging Face folder, see <see cref="Checkpoint.Open"/>) and
+    /// reads the tokenizer: <paramref name="tokenizerPath"/>'s tokenizer.bin, or with none the vocabulary stored with a
+    /// GGUF or Hugging Face model. Bad files throw <see cref="CheckpointFormatException"/>. With
+    /// <see cref="Quantization.Q8_0"/> float weights are quantized in memory (<see cref="Checkpoint.QuantizeInMemory"/>,
+    /// <paramref name="progress"/> getting the fraction done) and the files are closed.
     /// </summary>
-    public static LlamaModel Load(string checkpointPath, string tokenizerPath, Quantization quantization = Quantization.None,
+    public static LlamaModel Load(string checkpointPath, string? tokenizerPath, Quantization quantization = Quantization.None,
         IProgress<double>? progress = null)
     {
         var clock = Stopwatch.StartNew();
         var checkpoint = Checkpoint.Open(checkpointPath);
         try
         {
-            var tokenizer = Tokenizer.Load(tokenizerPath, checkpoint.Config.VocabSize);
-            if (quantization == Quantization.Q8_0 && checkpoint.Layout.Format == Kernels.WeightFormat.F32)
+            var tokenizer = !string.IsNullOrEmpty(tokenizerPath) ? Tokenizer.Load(tokenizerPath, checkpoint.Config.VocabSize)
+                : checkpoint.Vocabulary is { } vocabulary ? Tokenizer.FromVocabulary(vocabulary, checkpoint.Config.VocabSize, checkpoint.Path)
+                : throw new CheckpointFormatException(checkpoint.Path,
+                    $"no tokenizer given, and the model holds no vocabulary{(checkpoint.VocabularyNote is { } note ? $" ({note})" : "")}; give a tokenizer.bin");
+            if (quantization == Quantization.Q8_0 && checkpoint.Weights.Format != Kernels.WeightFormat.Q8_0)
             {
                 using var file = checkpoint;
                 checkpoint = Checkpoint.QuantizeInMemory(file, progress: progress);

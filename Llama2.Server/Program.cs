@@ -1,5 +1,3 @@
-using Llama2.Server.Api;
-using Llama2.Server.Errors;
 using Llama2.Server.Generation;
 using Llama2.Server.Health;
 using Llama2.Server.Hosting;
@@ -8,9 +6,7 @@ using Llama2.Server.Logging;
 using Llama2.Server.Metrics;
 using Llama2.Server.Model;
 using Llama2.Server.OpenAI;
-using Llama2.Server.OpenApi;
 using Llama2.Server.Playground;
-using Llama2.Server.Serving;
 using Llama2.Server.Tokenization;
 
 if (HealthCheckCommand.IsRequested(args)) return await HealthCheckCommand.RunAsync(args);

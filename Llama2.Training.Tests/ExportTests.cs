@@ -1,7 +1,5 @@
 using Llama2.Engine.Inference;
-using Llama2.Engine.Model;
 using Llama2.Training.Export;
-using Llama2.Training.Model;
 
 namespace Llama2.Training.Tests;
 
@@ -50,9 +48,11 @@ public sealed class ExportTests
         Assert.True(worst <= 1e-5, $"{where}: {worst:E2} of the largest |logit|");
     }
 
+    /// <summary>The fp32 checkpoint versions the export writes: llama2.c's legacy version 0 and version 1.</summary>
+    public static TheoryData<int> Fp32Versions => new(0, 1);
+
     [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
+    [MemberData(nameof(Fp32Versions))]
     public void TheEngineRunningTheExportGivesTheTrainersLogits(int version)
     {
         using var temp = new TempDirectory();
@@ -72,8 +72,7 @@ public sealed class ExportTests
     }
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
+    [MemberData(nameof(Fp32Versions))]
     public void AnExportReadBackAndExportedAgainIsTheSameFile(int version)
     {
         using var temp = new TempDirectory();

@@ -1,6 +1,4 @@
 using Llama2.Engine.Kernels;
-using Llama2.Engine.Model;
-using Llama2.Training.Model;
 using Llama2.Training.Tests.Reference;
 using static Llama2.Training.Tests.GradientCheck;
 

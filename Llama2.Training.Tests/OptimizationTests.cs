@@ -1,5 +1,4 @@
 using Llama2.Training.Batches;
-using Llama2.Training.Data;
 using Llama2.Training.Optimization;
 
 namespace Llama2.Training.Tests;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using Llama2.Training.Batches;
 
 namespace Llama2.Training.Tests;

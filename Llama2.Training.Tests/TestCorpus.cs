@@ -1,5 +1,3 @@
-using Llama2.Training.Data;
-
 namespace Llama2.Training.Tests;
 
 /// <summary>

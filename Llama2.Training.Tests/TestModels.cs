@@ -1,6 +1,3 @@
-using Llama2.Engine.Model;
-using Llama2.Training.Model;
-
 namespace Llama2.Training.Tests;
 
 static class TestModels

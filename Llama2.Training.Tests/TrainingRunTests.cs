@@ -1,8 +1,4 @@
-using Llama2.Engine.Model;
 using Llama2.Training.Batches;
-using Llama2.Training.Data;
-using Llama2.Training.Tests.TestData;
-using Llama2.Training.Tokenization;
 using static Llama2.TestSupport.TestCancellation;
 using Llama2.Training.Export;
 using Llama2.Training.Reporting;

@@ -1,5 +1,3 @@
-using Llama2.Engine.Inference;
-
 namespace Llama2.Engine.Tests.Batching;
 
 public sealed unsafe class AlignedFloatsTests

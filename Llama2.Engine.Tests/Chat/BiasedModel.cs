@@ -1,6 +1,3 @@
-using Llama2.Engine.Model;
-using Llama2.Engine.Tests.TestData;
-
 namespace Llama2.Engine.Tests.Chat;
 
 /// <summary>

@@ -1,43 +1,28 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Llama2.Engine.Tests.TestData;
 
 namespace Llama2.Engine.Tests.Chat;
 
 /// <summary>One case of ../shared/golden/chat-cases.json: a run of llama2.c's <c>run -m chat</c> and what it fed and picked.</summary>
-public sealed record ChatCase
+public sealed record ChatCase : GoldenRun
 {
-    [JsonPropertyName("name")] public required string Name { get; init; }
     [JsonPropertyName("system")] public required string System { get; init; }
     [JsonPropertyName("user")] public required string User { get; init; }
-    [JsonPropertyName("steps")] public int Steps { get; init; }
-    [JsonPropertyName("model")] public required string Model { get; init; }
-    [JsonPropertyName("tokenizer")] public required string Tokenizer { get; init; }
-    [JsonPropertyName("temperature")] public float Temperature { get; init; }
     [JsonPropertyName("rendered_prompt")] public required string RenderedPrompt { get; init; }
     /// <summary>The token fed at each position 0, 1, …: BOS and the rendered prompt, then the reply.</summary>
     [JsonPropertyName("fed_ids")] public required int[] FedIds { get; init; }
     /// <summary>The token run.c picked after each position (during the prompt, picks it threw away).</summary>
     [JsonPropertyName("next_ids")] public required int[] NextIds { get; init; }
 
-    public LlamaModel Load() => LlamaModel.Load(SharedData.Require("models/" + Model), SharedData.Require("models/" + Tokenizer));
-
-    public override string ToString() => Name;
+    public LlamaModel Load() => LlamaModel.Load(ModelPath, TokenizerPath);
 }
 
 public static class ChatCases
 {
-    sealed record File_
-    {
-        [JsonPropertyName("cases")] public required ChatCase[] Cases { get; init; }
-    }
+    static readonly GoldenFile<ChatCase> Data = new("chat-cases.json");
 
-    static readonly Lazy<File_> Data = new(() =>
-        JsonSerializer.Deserialize<File_>(File.ReadAllText(SharedData.Require("golden/chat-cases.json")))!);
+    public static ChatCase Get(string name) => Data.Get(name);
 
-    public static ChatCase Get(string name) => Data.Value.Cases.Single(c => c.Name == name);
-
-    public static IEnumerable<string> NamesInFile => Data.Value.Cases.Select(c => c.Name);
+    public static void AssertTheFileHoldsExactlyAll() => Data.AssertHoldsExactly(All);
 
     /// <summary>Case names for [MemberData], listed here so that test discovery works without ../shared.</summary>
     public static TheoryData<string> All => new("chat-system", "chat-nosystem", "chat-unicode", "chat-whitespace");

@@ -1,10 +1,3 @@
-using Llama2.Engine.Chat;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Model;
-using Llama2.Engine.Sampling;
-using Llama2.Engine.Tests.TestData;
-using Llama2.Engine.Tokenization;
-
 namespace Llama2.Engine.Tests.Chat;
 
 /// <summary>
@@ -14,10 +7,7 @@ namespace Llama2.Engine.Tests.Chat;
 public sealed class ChatGoldenTests
 {
     [Fact]
-    public void The_golden_file_holds_exactly_the_cases_these_tests_run()
-    {
-        Assert.Equal(ChatCases.NamesInFile.Order(), ChatCases.All.Select(row => (string)row.Data).Order());
-    }
+    public void The_golden_file_holds_exactly_the_cases_these_tests_run() => ChatCases.AssertTheFileHoldsExactlyAll();
 
     [Theory]
     [MemberData(nameof(ChatCases.All), MemberType = typeof(ChatCases))]

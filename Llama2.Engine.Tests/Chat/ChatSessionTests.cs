@@ -1,9 +1,3 @@
-using Llama2.Engine.Chat;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
-using Llama2.Engine.Tests.TestData;
-using Llama2.Engine.Tokenization;
-
 namespace Llama2.Engine.Tests.Chat;
 
 /// <summary>Chat sessions on small models the tests write, some of which end their replies with EOS.</summary>
@@ -17,12 +11,7 @@ public sealed class ChatSessionTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    static List<GeneratedToken> Reply(ChatSession session)
-    {
-        var reply = new List<GeneratedToken>();
-        while (session.Next() is { } token) reply.Add(token);
-        return reply;
-    }
+    static List<GeneratedToken> Reply(ChatSession session) => Generations.ToEnd(session.Next);
 
     [Fact]
     public void After_EOS_the_EOS_is_fed_and_the_next_turn_opens_with_BOS_and_INST_at_the_next_position()

@@ -1,7 +1,3 @@
-using Llama2.Engine.Chat;
-using Llama2.Engine.Tests.TestData;
-using Llama2.Engine.Tokenization;
-
 namespace Llama2.Engine.Tests.Chat;
 
 /// <summary>The Llama 2 chat template on a byte-level tokenizer the tests write (no ../shared needed).</summary>

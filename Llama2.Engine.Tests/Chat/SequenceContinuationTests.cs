@@ -1,7 +1,3 @@
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
-using Llama2.Engine.Tests.TestData;
-
 namespace Llama2.Engine.Tests.Chat;
 
 /// <summary>
@@ -10,39 +6,23 @@ namespace Llama2.Engine.Tests.Chat;
 public sealed class SequenceContinuationTests : IDisposable
 {
     static readonly SamplingOptions Greedy = new() { Temperature = 0 };
-    readonly TempDirectory _dir = new();
-    readonly LlamaModel _model;
+    readonly SmallModel _small = new();
 
-    public SequenceContinuationTests()
-    {
-        var (checkpoint, tokenizer) = TestModels.WriteSmallModel(_dir);
-        _model = LlamaModel.Load(checkpoint, tokenizer);
-    }
+    public void Dispose() => _small.Dispose();
 
-    public void Dispose()
-    {
-        _model.Dispose();
-        _dir.Dispose();
-    }
-
-    static List<GeneratedToken> Run(SequenceGenerator sequence)
-    {
-        var tokens = new List<GeneratedToken>();
-        while (sequence.Next() is { } token) tokens.Add(token);
-        return tokens;
-    }
+    static List<GeneratedToken> Run(SequenceGenerator sequence) => Generations.ToEnd(sequence.Next);
 
     [Fact]
     public void Continuing_gives_the_tokens_of_feeding_everything_at_once()
     {
         int[] first = [1, 260, 261, 262], second = [1, 263, 264];
-        var sequence = _model.StartSequence(new GenerationRequest { PromptIds = first, MaxNewTokens = 5, StopAtEos = false, Sampling = Greedy });
+        var sequence = _small.Model.StartSequence(new GenerationRequest { PromptIds = first, MaxNewTokens = 5, StopAtEos = false, Sampling = Greedy });
         var firstReply = Run(sequence).Select(t => t.Id).ToArray();
         Assert.True(sequence.Continue(second));
         Assert.Equal(second, sequence.PromptIds.ToArray());
         var secondReply = Run(sequence);
 
-        var whole = _model.StartSequence(new GenerationRequest
+        var whole = _small.Model.StartSequence(new GenerationRequest
         {
             PromptIds = [.. first, .. firstReply, .. second], MaxNewTokens = 5, StopAtEos = false, Sampling = Greedy,
         });
@@ -58,8 +38,8 @@ public sealed class SequenceContinuationTests : IDisposable
     [Fact]
     public void A_continuation_is_bounded_by_the_context_and_refused_whole_when_it_does_not_fit()
     {
-        var state = _model.Transformer.CreateState(20);
-        var sequence = _model.StartSequence(new GenerationRequest { PromptIds = [1, 260], MaxNewTokens = 3, StopAtEos = false, Sampling = Greedy }, state);
+        var state = _small.Model.Transformer.CreateState(20);
+        var sequence = _small.Model.StartSequence(new GenerationRequest { PromptIds = [1, 260], MaxNewTokens = 3, StopAtEos = false, Sampling = Greedy }, state);
         Run(sequence);
         var before = sequence.Tokens.ToArray(); // 2 prompt + 3 generated, the last not fed
 
@@ -76,7 +56,7 @@ public sealed class SequenceContinuationTests : IDisposable
     [Fact]
     public void A_sequence_still_generating_cannot_be_continued()
     {
-        var sequence = _model.StartSequence(new GenerationRequest { PromptIds = [1, 260], MaxNewTokens = 3, StopAtEos = false });
+        var sequence = _small.Model.StartSequence(new GenerationRequest { PromptIds = [1, 260], MaxNewTokens = 3, StopAtEos = false });
         sequence.Next();
         Assert.Throws<InvalidOperationException>(() => sequence.Continue([1, 261]));
         Run(sequence);

@@ -1,10 +1,4 @@
-using System.Text;
-using Llama2.Engine.Chat;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
 using Llama2.Engine.Tests.Chat;
-using Llama2.Engine.Tests.TestData;
-using Llama2.Engine.Tokenization;
 using static Llama2.Engine.Tests.Cli.CliTests;
 
 namespace Llama2.Engine.Tests.Cli;

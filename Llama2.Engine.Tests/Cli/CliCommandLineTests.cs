@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Llama2.Engine.Tests.TestData;
 using static Llama2.Engine.Tests.Cli.CliTests;
 
 namespace Llama2.Engine.Tests.Cli;

@@ -61,6 +61,25 @@ public sealed class CliConvertTests : IDisposable
     }
 
     [Fact]
+    public void Runs_a_bf16_hugging_face_folder_directly_with_its_own_vocabulary_as_the_bin_of_its_rounded_weights_runs()
+    {
+        var folder = HuggingFace(new HuggingFaceOptions { Storage = Storage.BF16, Shards = 2 });
+        var rounded = _dir.File("rounded-direct.bin");
+        using (var bin = Checkpoint.Open(_original)) WriteRounded(bin, rounded, Storage.BF16, normsStayF32: false, version: 0);
+        var tokenizer = _dir.File("direct-tokenizer.bin");
+        using (var model = Llama2.Engine.Formats.ExternalModel.Open(folder)) File.WriteAllBytes(tokenizer, model.Vocabulary!.ToTokenizerBin());
+
+        foreach (var quantize in new[] { "none", "q8_0" })
+        {
+            var (exit, direct, stderr) = RunCli(folder, "-t", "0", "-n", "40", "-i", "a b ab the", "--quantize", quantize); // no -z
+            Assert.True(exit == 0, stderr);
+            var (binExit, fromBin, binStderr) = RunCli(rounded, "-z", tokenizer, "-t", "0", "-n", "40", "-i", "a b ab the", "--quantize", quantize);
+            Assert.True(binExit == 0, binStderr);
+            Assert.Equal(fromBin, direct);
+        }
+    }
+
+    [Fact]
     public void Converts_a_q8_0_gguf_file_to_version_1_with_the_tokenizer_where_asked()
     {
         string gguf;

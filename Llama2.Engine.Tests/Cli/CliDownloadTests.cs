@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using Llama2.Engine.Tests.Download;
-using Llama2.Engine.Tests.TestData;
 
 namespace Llama2.Engine.Tests.Cli;
 

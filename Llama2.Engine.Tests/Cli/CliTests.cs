@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Text;
-using Llama2.Engine.Generation;
-using Llama2.Engine.Tests.TestData;
-using Llama2.Engine.Tokenization;
 
 namespace Llama2.Engine.Tests.Cli;
 

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using Llama2.Engine.Download;
-using Llama2.Engine.Tests.TestData;
 
 namespace Llama2.Engine.Tests.Download;
 
@@ -23,6 +22,14 @@ public sealed class FileDownloaderTests : IAsyncLifetime
     FileDownloader Downloader => new(_http) { RetryDelay = TimeSpan.Zero, ProgressInterval = TimeSpan.Zero };
     string Sha => Convert.ToHexStringLower(SHA256.HashData(_content));
 
+    /// <summary>Downloads the served file, with its size and SHA-256, to <paramref name="destination"/>.</summary>
+    Task DownloadTheFileAsync(string destination, IProgress<DownloadProgress>? progress = null) =>
+        Downloader.DownloadAsync(new ModelSource(_server.FileUrl, _content.Length, Sha), destination, progress, TestToken);
+
+    /// <summary>The error a download of <paramref name="source"/> to <paramref name="destination"/> fails with.</summary>
+    static Task<DownloadException> FailsAsync(FileDownloader downloader, ModelSource source, string destination) =>
+        Assert.ThrowsAsync<DownloadException>(() => downloader.DownloadAsync(source, destination, cancellationToken: TestToken));
+
     sealed class Recorder : IProgress<DownloadProgress>
     {
         public List<DownloadProgress> Reports { get; } = [];
@@ -34,8 +41,7 @@ public sealed class FileDownloaderTests : IAsyncLifetime
     {
         var destination = _dir.File("models/model.bin");
         var progress = new Recorder();
-        await Downloader.DownloadAsync(new ModelSource(_server.FileUrl, _content.Length, Sha), destination, progress,
-            TestContext.Current.CancellationToken);
+        await DownloadTheFileAsync(destination, progress);
 
         Assert.Equal(_content, File.ReadAllBytes(destination));
         Assert.False(File.Exists(FileDownloader.PartialPath(destination)));
@@ -52,9 +58,7 @@ public sealed class FileDownloaderTests : IAsyncLifetime
     {
         var destination = _dir.File("model.bin");
         var wrong = new string('0', 64);
-        var e = await Assert.ThrowsAsync<DownloadException>(() =>
-            Downloader.DownloadAsync(new ModelSource(_server.FileUrl, Sha256: wrong), destination,
-                cancellationToken: TestContext.Current.CancellationToken));
+        var e = await FailsAsync(Downloader, new ModelSource(_server.FileUrl, Sha256: wrong), destination);
         Assert.Contains("SHA-256", e.Message);
         Assert.Contains(Sha, e.Message);
         Assert.False(File.Exists(destination));
@@ -65,9 +69,7 @@ public sealed class FileDownloaderTests : IAsyncLifetime
     public async Task Wrong_expected_size_is_rejected_and_leaves_no_file()
     {
         var destination = _dir.File("model.bin");
-        var e = await Assert.ThrowsAsync<DownloadException>(() =>
-            Downloader.DownloadAsync(new ModelSource(_server.FileUrl, ExpectedBytes: 1000), destination,
-                cancellationToken: TestContext.Current.CancellationToken));
+        var e = await FailsAsync(Downloader, new ModelSource(_server.FileUrl, ExpectedBytes: 1000), destination);
         Assert.Contains("1000 were expected", e.Message);
         Assert.False(File.Exists(destination));
     }
@@ -77,8 +79,7 @@ public sealed class FileDownloaderTests : IAsyncLifetime
     {
         var destination = _dir.File("model.bin");
         _server.CutNextResponseAfter = 1024 * 1024;
-        await Downloader.DownloadAsync(new ModelSource(_server.FileUrl, _content.Length, Sha), destination,
-            cancellationToken: TestContext.Current.CancellationToken);
+        await DownloadTheFileAsync(destination);
 
         Assert.Equal(_content, File.ReadAllBytes(destination));
         var ranges = _server.RangeHeaders.ToArray();
@@ -95,8 +96,7 @@ public sealed class FileDownloaderTests : IAsyncLifetime
     {
         var destination = _dir.File("model.bin");
         File.WriteAllBytes(FileDownloader.PartialPath(destination), _content.AsSpan(0, 500_000).ToArray());
-        await Downloader.DownloadAsync(new ModelSource(_server.FileUrl, _content.Length, Sha), destination,
-            cancellationToken: TestContext.Current.CancellationToken);
+        await DownloadTheFileAsync(destination);
         Assert.Equal(_content, File.ReadAllBytes(destination));
         Assert.Equal(["bytes=500000-"], _server.RangeHeaders);
     }
@@ -107,8 +107,7 @@ public sealed class FileDownloaderTests : IAsyncLifetime
         var destination = _dir.File("model.bin");
         File.WriteAllBytes(FileDownloader.PartialPath(destination), new byte[1234]); // garbage
         _server.IgnoreRange = true;
-        await Downloader.DownloadAsync(new ModelSource(_server.FileUrl, _content.Length, Sha), destination,
-            cancellationToken: TestContext.Current.CancellationToken);
+        await DownloadTheFileAsync(destination);
         Assert.Equal(_content, File.ReadAllBytes(destination));
     }
 
@@ -116,9 +115,7 @@ public sealed class FileDownloaderTests : IAsyncLifetime
     public async Task Http_error_says_what_to_do()
     {
         var destination = _dir.File("model.bin");
-        var e = await Assert.ThrowsAsync<DownloadException>(() =>
-            Downloader.DownloadAsync(new ModelSource(_server.MissingUrl), destination,
-                cancellationToken: TestContext.Current.CancellationToken));
+        var e = await FailsAsync(Downloader, new ModelSource(_server.MissingUrl), destination);
         Assert.Contains("404", e.Message);
         Assert.False(File.Exists(destination));
     }
@@ -128,9 +125,7 @@ public sealed class FileDownloaderTests : IAsyncLifetime
     {
         var destination = _dir.File("model.bin");
         var downloader = new FileDownloader(_http) { RetryDelay = TimeSpan.Zero, MaxAttempts = 2 };
-        var e = await Assert.ThrowsAsync<DownloadException>(() =>
-            downloader.DownloadAsync(new ModelSource(new Uri("http://127.0.0.1:9/none")), destination,
-                cancellationToken: TestContext.Current.CancellationToken));
+        var e = await FailsAsync(downloader, new ModelSource(new Uri("http://127.0.0.1:9/none")), destination);
         Assert.Contains("after 2 attempts", e.Message);
         Assert.Contains("Check the network", e.Message);
         Assert.False(File.Exists(destination));

@@ -1,5 +1,4 @@
 using Llama2.Engine.Formats;
-using Llama2.Engine.Inference;
 using Llama2.Engine.Model;
 using static Llama2.Engine.Tests.Formats.ForeignModels;
 
@@ -10,58 +9,14 @@ namespace Llama2.Engine.Tests.Formats;
 /// the engine's logits bit for bit (fp32 formats), or bit for bit those of a .bin holding the weights as the format
 /// rounds them (fp16, bf16, Q8_0).
 /// </summary>
-public sealed class ConversionTests : IDisposable
+public sealed class ConversionTests : ForeignModelTests
 {
-    readonly TempDirectory _dir = new();
-
-    public void Dispose() => _dir.Dispose();
-
-    static readonly int[] Tokens = [1, 37, 250, 4, 99, 298, 3];
-
-    /// <summary>The logits of every position of <see cref="Tokens"/>, one after the other.</summary>
-    static float[] Logits(string binPath)
-    {
-        using var checkpoint = Checkpoint.Open(binPath);
-        var transformer = new Transformer(checkpoint);
-        var state = transformer.CreateState();
-        var all = new List<float>();
-        for (int pos = 0; pos < Tokens.Length; pos++) all.AddRange(transformer.Forward(Tokens[pos], pos, state).ToArray());
-        return [.. all];
-    }
-
-    string Original(bool shared = false, int kvHeads = 2, int seed = 11)
-    {
-        var path = _dir.File($"original-{shared}-{kvHeads}-{seed}.bin");
-        if (!File.Exists(path)) CheckpointWriter.WriteRandom(path, TestModels.Small(shared, kvHeads), version: 1, seed: seed);
-        return path;
-    }
-
     string Convert(string source, int version)
     {
-        var output = _dir.File($"converted-{Guid.NewGuid():N}.bin");
+        var output = Dir.File($"converted-{Guid.NewGuid():N}.bin");
         using var model = ExternalModel.Open(source);
         CheckpointConverter.Convert(model, output, version, cancellationToken: TestToken);
         return output;
-    }
-
-    string HuggingFace(string originalBin, HuggingFaceOptions options)
-    {
-        using var bin = Checkpoint.Open(originalBin);
-        return WriteHuggingFace(bin, _dir.File($"hf-{Guid.NewGuid():N}"), options);
-    }
-
-    string Gguf(string originalBin, GgufOptions options)
-    {
-        using var bin = Checkpoint.Open(originalBin);
-        return WriteGguf(bin, _dir.File($"model-{Guid.NewGuid():N}.gguf"), options);
-    }
-
-    string Rounded(string originalBin, Storage storage, bool normsStayF32)
-    {
-        using var bin = Checkpoint.Open(originalBin);
-        var path = _dir.File($"rounded-{storage}-{normsStayF32}.bin");
-        WriteRounded(bin, path, storage, normsStayF32);
-        return path;
     }
 
     public static TheoryData<int, bool, int, int> Fp32Cases => new()
@@ -155,7 +110,7 @@ public sealed class ConversionTests : IDisposable
     public void A_rotary_base_other_than_10000_is_refused_and_nothing_is_written()
     {
         var folder = HuggingFace(Original(), new HuggingFaceOptions { RopeTheta = 500000f });
-        var output = _dir.File("theta.bin");
+        var output = Dir.File("theta.bin");
         using var model = ExternalModel.Open(folder);
 
         var e = Assert.Throws<CheckpointFormatException>(() => CheckpointConverter.Convert(model, output, 1, cancellationToken: TestToken));
@@ -172,7 +127,7 @@ public sealed class ConversionTests : IDisposable
         var config = Path.Combine(folder, "config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\":64", "\"max_position_embeddings\":2097152"));
         using var model = ExternalModel.Open(folder);
-        var output = _dir.File("long.bin");
+        var output = Dir.File("long.bin");
 
         var e = Assert.Throws<CheckpointFormatException>(() => CheckpointConverter.Convert(model, output, 1, cancellationToken: TestToken));
         Assert.Contains("its shape cannot be written as a llama2.c checkpoint: header field seq_len = 2097152 is out of range", e.Message);
@@ -192,7 +147,7 @@ public sealed class ConversionTests : IDisposable
     public void Cancelling_a_conversion_leaves_no_file()
     {
         using var model = ExternalModel.Open(HuggingFace(Original(), new HuggingFaceOptions()));
-        var output = _dir.File("cancelled.bin");
+        var output = Dir.File("cancelled.bin");
         using var cancel = new CancellationTokenSource();
         cancel.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() => CheckpointConverter.Convert(model, output, 1, cancellationToken: cancel.Token));
@@ -205,7 +160,7 @@ public sealed class ConversionTests : IDisposable
     {
         using var model = ExternalModel.Open(HuggingFace(Original(), new HuggingFaceOptions()));
         var fractions = new List<double>();
-        CheckpointConverter.Convert(model, _dir.File("progress.bin"), 1, new SynchronousProgress(fractions.Add), TestToken);
+        CheckpointConverter.Convert(model, Dir.File("progress.bin"), 1, new SynchronousProgress(fractions.Add), TestToken);
         Assert.Equal(1.0, fractions[^1]);
         Assert.Equal(fractions.Order(), fractions);
     }

@@ -1,7 +1,3 @@
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
-using Llama2.Engine.Tests.TestData;
-
 namespace Llama2.Engine.Tests.Generation;
 
 /// <summary>
@@ -27,13 +23,7 @@ public sealed class ContextShiftTests : IDisposable
 
     static int[] Prompt(LlamaModel model) => [.. model.Tokenizer.Encode("Once upon a time, a b ab", bos: true, eos: false)];
 
-    static List<GeneratedToken> Run(LlamaModel model, GenerationRequest request)
-    {
-        var sequence = model.StartSequence(request);
-        var tokens = new List<GeneratedToken>();
-        while (sequence.Next() is { } token) tokens.Add(token);
-        return tokens;
-    }
+    static List<GeneratedToken> Run(LlamaModel model, GenerationRequest request) => Generations.ToEnd(model.StartSequence(request).Next);
 
     [Theory]
     [MemberData(nameof(Models))]

@@ -1,32 +1,16 @@
-using Llama2.Engine.Generation;
-using Llama2.Engine.Sampling;
-using Llama2.Engine.Tests.TestData;
-
 namespace Llama2.Engine.Tests.Generation;
 
 /// <summary>Generation on a small random model the tests write (no ../shared needed).</summary>
 public sealed class GenerationTests : IDisposable
 {
-    readonly TempDirectory _dir = new();
-    readonly LlamaModel _model;
+    readonly SmallModel _small = new();
 
-    public GenerationTests()
-    {
-        var (checkpoint, tokenizer) = TestModels.WriteSmallModel(_dir);
-        _model = LlamaModel.Load(checkpoint, tokenizer);
-    }
-
-    public void Dispose()
-    {
-        _model.Dispose();
-        _dir.Dispose();
-    }
+    public void Dispose() => _small.Dispose();
 
     List<GeneratedToken> Run(GenerationRequest request)
     {
-        var sequence = _model.StartSequence(request);
-        var tokens = new List<GeneratedToken>();
-        while (sequence.Next() is { } token) tokens.Add(token);
+        var sequence = _small.Model.StartSequence(request);
+        var tokens = Generations.ToEnd(sequence.Next);
         Assert.True(sequence.IsFinished);
         return tokens;
     }
@@ -50,7 +34,7 @@ public sealed class GenerationTests : IDisposable
         Assert.Equal(FinishReason.Length, last.Finish);
         Assert.NotNull(last.Summary);
         Assert.Equal(7, last.Summary.GeneratedTokens);
-        Assert.Equal(_model.Tokenizer.Encode("ab ab", true, false).Count, last.Summary.PromptTokens);
+        Assert.Equal(_small.Model.Tokenizer.Encode("ab ab", true, false).Count, last.Summary.PromptTokens);
         Assert.Equal(string.Concat(tokens.Select(t => t.Text)), last.Summary.GeneratedText);
         Assert.True(last.Summary.TokensPerSecond > 0);
         Assert.All(tokens, t => Assert.True(t.Logprob <= 0));
@@ -93,7 +77,7 @@ public sealed class GenerationTests : IDisposable
     public void Warming_up_leaves_generation_unchanged()
     {
         var before = Run(Sampled(4)).Select(t => t.Id).ToList();
-        _model.WarmUp(sequences: 3, steps: 5);
+        _small.Model.WarmUp(sequences: 3, steps: 5);
         Assert.Equal(before, Run(Sampled(4)).Select(t => t.Id));
     }
 
@@ -102,7 +86,7 @@ public sealed class GenerationTests : IDisposable
     {
         var tokens = Run(Sampled(2, maxNewTokens: null));
         int prompt = tokens[^1].Summary!.PromptTokens;
-        Assert.Equal(_model.Config.SeqLen - prompt + 1, tokens.Count);
+        Assert.Equal(_small.Model.Config.SeqLen - prompt + 1, tokens.Count);
         Assert.Equal(FinishReason.ContextFull, tokens[^1].Finish);
     }
 
@@ -151,7 +135,7 @@ public sealed class GenerationTests : IDisposable
     [InlineData(new int[0], "empty")]
     public void Bad_prompts_are_refused(int[] ids, string problem)
     {
-        var e = Assert.Throws<ArgumentException>(() => _model.StartSequence(new GenerationRequest { PromptIds = ids }));
+        var e = Assert.Throws<ArgumentException>(() => _small.Model.StartSequence(new GenerationRequest { PromptIds = ids }));
         Assert.Contains(problem, e.Message);
     }
 
@@ -159,7 +143,7 @@ public sealed class GenerationTests : IDisposable
     public void A_prompt_longer_than_the_context_is_refused()
     {
         var e = Assert.Throws<ArgumentException>(() =>
-            _model.StartSequence(new GenerationRequest { PromptIds = Enumerable.Repeat(5, 65).ToArray() }));
+            _small.Model.StartSequence(new GenerationRequest { PromptIds = Enumerable.Repeat(5, 65).ToArray() }));
         Assert.Contains("context is 64", e.Message);
     }
 }

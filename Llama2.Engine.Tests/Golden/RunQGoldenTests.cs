@@ -1,41 +1,23 @@
 using System.Numerics.Tensors;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Llama2.Engine.Kernels;
-using Llama2.Engine.Tokenization;
 
 namespace Llama2.Engine.Tests.Golden;
 
 /// <summary>One case of ../shared/golden/runq-cases.json: a greedy run of llama2.c's runq.c on an int8 checkpoint.</summary>
-public sealed record RunQCase
+public sealed record RunQCase : GoldenRun
 {
-    [JsonPropertyName("name")] public required string Name { get; init; }
-    [JsonPropertyName("model")] public required string Model { get; init; }
-    [JsonPropertyName("tokenizer")] public required string Tokenizer { get; init; }
     [JsonPropertyName("prompt")] public string? Prompt { get; init; }
-    [JsonPropertyName("temperature")] public float Temperature { get; init; }
-    [JsonPropertyName("steps")] public int Steps { get; init; }
     /// <summary>The token fed at each position: BOS and the prompt, then runq.c's picks.</summary>
     [JsonPropertyName("fed_ids")] public required int[] FedIds { get; init; }
     /// <summary>The token runq.c picked after each position (during the prompt, picks it threw away).</summary>
     [JsonPropertyName("next_ids")] public required int[] NextIds { get; init; }
     [JsonPropertyName("ended_by")] public required string EndedBy { get; init; }
 
-    public string ModelPath => SharedData.Require("models/" + Model);
-    public string TokenizerPath => SharedData.Require("models/" + Tokenizer);
+    static readonly GoldenFile<RunQCase> Data = new("runq-cases.json");
 
-    public override string ToString() => Name;
-
-    sealed record File_
-    {
-        [JsonPropertyName("cases")] public required RunQCase[] Cases { get; init; }
-    }
-
-    static readonly Lazy<File_> Data = new(() =>
-        JsonSerializer.Deserialize<File_>(File.ReadAllText(SharedData.Require("golden/runq-cases.json")))!);
-
-    public static RunQCase Get(string name) => Data.Value.Cases.Single(c => c.Name == name);
-    public static IEnumerable<string> NamesInFile => Data.Value.Cases.Select(c => c.Name);
+    public static RunQCase Get(string name) => Data.Get(name);
+    public static void AssertTheFileHoldsExactlyAll() => Data.AssertHoldsExactly(All);
 
     /// <summary>Case names for [MemberData], listed here so that test discovery works without ../shared.</summary>
     public static TheoryData<string> All => new(
@@ -50,8 +32,7 @@ public sealed record RunQCase
 public sealed class RunQGoldenTests
 {
     [Fact]
-    public void The_golden_file_holds_exactly_the_cases_these_tests_run() =>
-        Assert.Equal(RunQCase.NamesInFile.Order(), RunQCase.All.Select(row => (string)row.Data).Order());
+    public void The_golden_file_holds_exactly_the_cases_these_tests_run() => RunQCase.AssertTheFileHoldsExactlyAll();
 
     [Theory]
     [MemberData(nameof(RunQCase.All), MemberType = typeof(RunQCase))]

@@ -203,8 +203,12 @@ public sealed class CheckpointFormatTests : IDisposable
     [Fact]
     public void Another_format_entirely()
     {
+        // A file starting with GGUF is read as one (served directly): a broken one gets the GGUF reader's error.
         var path = _dir.File("model.gguf");
         File.WriteAllBytes(path, [.. "GGUF"u8, 3, 0, 0, 0, .. new byte[200]]);
+        Assert.Contains("general.architecture", Rejects(path, "").Message);
+        path = _dir.File("model.onnx");
+        File.WriteAllBytes(path, [.. "ONNX"u8, 3, 0, 0, 0, .. new byte[200]]);
         Rejects(path, "not a llama2.c checkpoint");
     }
 

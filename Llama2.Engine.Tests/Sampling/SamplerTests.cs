@@ -1,5 +1,4 @@
 using Llama2.Engine.Kernels;
-using Llama2.Engine.Sampling;
 
 namespace Llama2.Engine.Tests.Sampling;
 

@@ -1,5 +1,3 @@
-using Llama2.Engine;
-using Llama2.Engine.Generation;
 using Llama2.Engine.Scheduling;
 
 namespace Llama2.Engine.Tests.TestData;
@@ -8,12 +6,15 @@ namespace Llama2.Engine.Tests.TestData;
 public static class Generations
 {
     /// <summary>The token ids <paramref name="request"/> gives on its own, stepped directly on the model.</summary>
-    public static List<int> IdsAlone(LlamaModel model, GenerationRequest request)
+    public static List<int> IdsAlone(LlamaModel model, GenerationRequest request) =>
+        ToEnd(model.StartSequence(request).Next).Select(t => t.Id).ToList();
+
+    /// <summary>Every token <paramref name="next"/> gives until it gives none (a sequence's or a chat session's <c>Next</c>).</summary>
+    public static List<GeneratedToken> ToEnd(Func<GeneratedToken?> next)
     {
-        var sequence = model.StartSequence(request);
-        var ids = new List<int>();
-        while (sequence.Next() is { } token) ids.Add(token.Id);
-        return ids;
+        var tokens = new List<GeneratedToken>();
+        while (next() is { } token) tokens.Add(token);
+        return tokens;
     }
 
     /// <summary>Reads a scheduled request's tokens to the end (its error, if it failed, is thrown); cancelled with the test.</summary>

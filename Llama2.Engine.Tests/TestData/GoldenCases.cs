@@ -1,20 +1,14 @@
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Llama2.Engine.Tests.TestData;
 
 /// <summary>One case of ../shared/golden/runc-cases.json: a run of llama2.c's run.c and what it produced.</summary>
-public sealed record GoldenCase
+public sealed record GoldenCase : GoldenRun
 {
-    [JsonPropertyName("name")] public required string Name { get; init; }
-    [JsonPropertyName("model")] public required string Model { get; init; }
-    [JsonPropertyName("tokenizer")] public required string Tokenizer { get; init; }
     [JsonPropertyName("prompt")] public string? Prompt { get; init; }
-    [JsonPropertyName("temperature")] public float Temperature { get; init; }
     [JsonPropertyName("topp")] public float TopP { get; init; }
     [JsonPropertyName("seed")] public ulong Seed { get; init; }
-    [JsonPropertyName("steps")] public int Steps { get; init; }
     [JsonPropertyName("prompt_ids")] public required int[] PromptIds { get; init; }
     [JsonPropertyName("expected_ids")] public required int[] ExpectedIds { get; init; }
     [JsonPropertyName("ended_by")] public required string EndedBy { get; init; }
@@ -23,8 +17,6 @@ public sealed record GoldenCase
     [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
 
     public bool UsesTextTokenizer => Tokenizer != "ids";
-    public string ModelPath => SharedData.Require("models/" + Model);
-    public string TokenizerPath => SharedData.Require("models/" + Tokenizer);
 
     /// <summary>prompt_ids followed by expected_ids: the sequence run.c fed, position by position.</summary>
     public int[] FullSequence => [.. PromptIds, .. ExpectedIds];
@@ -36,23 +28,16 @@ public sealed record GoldenCase
         Assert.Equal((long)LogitsPositions * VocabSize * sizeof(float), bytes.LongLength);
         return MemoryMarshal.Cast<byte, float>(bytes).ToArray();
     }
-
-    public override string ToString() => Name;
 }
 
 public static class GoldenCases
 {
-    sealed record File_
-    {
-        [JsonPropertyName("cases")] public required GoldenCase[] Cases { get; init; }
-        [JsonPropertyName("rng")] public required Dictionary<string, uint[]> Rng { get; init; }
-    }
+    static readonly GoldenFile<GoldenCase> Data = new("runc-cases.json");
+    static readonly Lazy<Dictionary<string, uint[]>> Rng = new(() => Data.Read<Dictionary<string, uint[]>>("rng"));
 
-    static readonly Lazy<File_> Data = new(() =>
-        JsonSerializer.Deserialize<File_>(File.ReadAllText(SharedData.Require("golden/runc-cases.json")))!);
-
-    public static GoldenCase Get(string name) => Data.Value.Cases.Single(c => c.Name == name);
-    public static IReadOnlyDictionary<string, uint[]> RngVectors => Data.Value.Rng;
+    public static GoldenCase Get(string name) => Data.Get(name);
+    public static void AssertTheFileHoldsExactlyAll() => Data.AssertHoldsExactly(All);
+    public static IReadOnlyDictionary<string, uint[]> RngVectors => Rng.Value;
 
     /// <summary>
     /// Case names for [MemberData]. Listed here rather than read from the file, so that test discovery works

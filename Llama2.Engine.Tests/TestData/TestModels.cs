@@ -1,6 +1,3 @@
-using System.Text;
-using Llama2.Engine.Model;
-
 namespace Llama2.Engine.Tests.TestData;
 
 /// <summary>Small models and tokenizers the tests write themselves, in the real file formats.</summary>

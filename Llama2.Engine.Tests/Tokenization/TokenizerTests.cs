@@ -1,7 +1,3 @@
-using System.Text;
-using Llama2.Engine.Tests.TestData;
-using Llama2.Engine.Tokenization;
-
 namespace Llama2.Engine.Tests.Tokenization;
 
 public sealed class TokenizerTests

@@ -109,6 +109,13 @@ public abstract class ExternalModel : IDisposable
     }
 
     /// <summary>
+    /// Whether <paramref name="path"/> names a model this reader opens rather than a llama2.c .bin: a folder, or a file
+    /// ending in .gguf or starting with GGUF's magic.
+    /// </summary>
+    public static bool Recognizes(string path) =>
+        Directory.Exists(path) || path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || (File.Exists(path) && GgufFile.HasMagic(path));
+
+    /// <summary>
     /// Opens a Hugging Face folder (config.json and safetensors) or a GGUF file. Anything else, a llama2.c .bin
     /// included, is a <see cref="CheckpointFormatException"/> saying what is read.
     /// </summary>

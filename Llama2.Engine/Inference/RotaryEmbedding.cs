@@ -1,7 +1,8 @@
 namespace Llama2.Engine.Inference;
 
 /// <summary>
-/// RoPE as run.c applies it: within each head, pair (2i, 2i+1) is rotated by pos · 10000^(−2i/head_size).
+/// RoPE as run.c applies it: within each head, pair (2i, 2i+1) is rotated by pos · θ^(−2i/head_size), θ 10000 unless
+/// the model says otherwise (<see cref="Model.ModelConfig.RopeTheta"/>).
 /// The cos/sin of every (position, pair) are computed once, at load.
 /// </summary>
 public sealed class RotaryEmbedding
@@ -9,7 +10,7 @@ public sealed class RotaryEmbedding
     readonly float[] _cos, _sin;
     readonly int _pairs;
 
-    public RotaryEmbedding(int headSize, int seqLen)
+    public RotaryEmbedding(int headSize, int seqLen, float theta = Model.ModelConfig.DefaultRopeTheta)
     {
         _pairs = headSize / 2;
         _cos = new float[seqLen * _pairs];
@@ -17,11 +18,31 @@ public sealed class RotaryEmbedding
         for (int pos = 0; pos < seqLen; pos++)
             for (int i = 0; i < _pairs; i++)
             {
-                float freq = 1.0f / MathF.Pow(10000.0f, 2 * i / (float)headSize);
+                float freq = 1.0f / MathF.Pow(theta, 2 * i / (float)headSize);
                 float angle = pos * freq;
                 _cos[pos * _pairs + i] = MathF.Cos(angle);
                 _sin[pos * _pairs + i] = MathF.Sin(angle);
             }
+    }
+
+    /// <summary>
+    /// Puts each head's elements of a vector computed with Hugging Face's row order (<see cref="Formats.RotaryLayout.HalfSplit"/>:
+    /// element i and i + head_size/2 form pair i) into Meta's interleaved order (pair i = elements 2i, 2i+1), in place:
+    /// the values are moved, not recomputed, so rotation and attention then give the bits of the interleaved weights.
+    /// </summary>
+    public void Interleave(Span<float> vector)
+    {
+        Span<float> head = stackalloc float[2 * _pairs];
+        for (int start = 0; start < vector.Length; start += 2 * _pairs)
+        {
+            var v = vector.Slice(start, 2 * _pairs);
+            v.CopyTo(head);
+            for (int i = 0; i < _pairs; i++)
+            {
+                v[2 * i] = head[i];
+                v[2 * i + 1] = head[_pairs + i];
+            }
+        }
     }
 
     /// <summary>Rotates every head of <paramref name="vector"/> (a multiple of head_size long) for position pos.</summary>

@@ -1,3 +1,4 @@
+using Llama2.Engine.Formats;
 using Llama2.Engine.Kernels;
 using Llama2.Engine.Model;
 
@@ -23,16 +24,19 @@ public sealed unsafe class Transformer
     {
         Config = checkpoint.Config;
         _w = checkpoint.Weights;
-        _rope = new RotaryEmbedding(Config.HeadSize, Config.SeqLen);
-        _summation = _w.Format == WeightFormat.F32 ? Summation.Vectorized : Summation.InOrder;
+        _rope = new RotaryEmbedding(Config.HeadSize, Config.SeqLen, Config.RopeTheta);
+        _summation = _w.Format == WeightFormat.Q8_0 ? Summation.InOrder : Summation.Vectorized;
+        _halfSplitQueryKey = _w.QueryKeyLayout == RotaryLayout.HalfSplit;
     }
 
     // How the norms and attention add up their sums: runq.c's order for int8 weights (see Summation).
     readonly Summation _summation;
+    // Wq and Wk in Hugging Face's row order: their outputs are put back in Meta's order before rotation.
+    readonly bool _halfSplitQueryKey;
 
     public ModelConfig Config { get; }
 
-    /// <summary>How the weight matrices are stored (fp32 or int8).</summary>
+    /// <summary>How the weight matrices are stored (fp32, bf16, fp16 or int8).</summary>
     public WeightFormat Format => _w.Format;
 
     /// <summary>A sequence's state: its KV cache for <paramref name="contextLength"/> positions (null = seq_len).</summary>
@@ -97,12 +101,17 @@ public sealed unsafe class Transformer
         {
             // Attention: project to q, k, v, rotate q and k by position, and append k and v to each sequence's cache.
             for (int t = 0; t < n; t++)
-                Ops.RmsNorm(xb.Slice(t * dim, dim), x.Slice(t * dim, dim), _w.RmsAtt(l), _summation);
+                Ops.RmsNorm(xb.Slice(t * dim, dim), x.Slice(t * dim, dim), _w.RmsAtt(l), _summation, c.RmsNormEps);
             MatMul.Gemm3(xb, n, _w.Wq(l), q, _w.Wk(l), k, _w.Wv(l), v, a.Quantized);
             for (int t = 0; t < n; t++)
             {
                 var sequence = batch.Sequence(t);
                 int pos = batch.Position(t);
+                if (_halfSplitQueryKey)
+                {
+                    _rope.Interleave(q.Slice(t * dim, dim));
+                    _rope.Interleave(k.Slice(t * kvDim, kvDim));
+                }
                 _rope.Rotate(q.Slice(t * dim, dim), pos);
                 _rope.Rotate(k.Slice(t * kvDim, kvDim), pos);
                 k.Slice(t * kvDim, kvDim).CopyTo(sequence.Key(l, pos));
@@ -116,7 +125,7 @@ public sealed unsafe class Transformer
 
             // Feed-forward: x += w2 · (silu(w1 · xb) ⊙ (w3 · xb))
             for (int t = 0; t < n; t++)
-                Ops.RmsNorm(xb.Slice(t * dim, dim), x.Slice(t * dim, dim), _w.RmsFfn(l), _summation);
+                Ops.RmsNorm(xb.Slice(t * dim, dim), x.Slice(t * dim, dim), _w.RmsFfn(l), _summation, c.RmsNormEps);
             MatMul.SwiGlu(hb, xb, _w.W1(l), _w.W3(l), n, a.Quantized);
             MatMul.GemmAdd(x, hb, _w.W2(l), n, a.Quantized);
         }
@@ -130,7 +139,7 @@ public sealed unsafe class Transformer
         var a = batch.Activations;
         var xb = a.Xb.AsSpan(0, m * dim);
         for (int i = 0; i < m; i++)
-            Ops.RmsNorm(xb.Slice(i * dim, dim), a.X.AsSpan(batch.LogitsRow(i) * dim, dim), _w.RmsFinal, _summation);
+            Ops.RmsNorm(xb.Slice(i * dim, dim), a.X.AsSpan(batch.LogitsRow(i) * dim, dim), _w.RmsFinal, _summation, Config.RmsNormEps);
         MatMul.Gemm(batch.AllLogits, xb, _w.Classifier, m, a.Quantized);
     }
 }

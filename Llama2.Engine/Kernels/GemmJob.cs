@@ -8,10 +8,14 @@ namespace Llama2.Engine.Kernels;
 /// (SwiGLU) stores silu(W1 · x) ⊙ (W3 · x).</summary>
 internal enum Epilogue { Store, Add, SwiGlu }
 
-/// <summary>One weight matrix (rows × n) and where its outputs go (tokens × rows); for SwiGLU, W3 beside W1.</summary>
-internal readonly unsafe struct Projection(float* w, float* w3, int rows, float* output)
+/// <summary>
+/// One weight matrix (rows × n, each weight a <typeparamref name="TW"/>) and where its outputs go (tokens × rows); for
+/// SwiGLU, W3 beside W1.
+/// </summary>
+internal readonly unsafe struct Projection<TW>(TW* w, TW* w3, int rows, float* output) where TW : unmanaged
 {
-    public readonly float* W = w, W3 = w3, Out = output;
+    public readonly TW* W = w, W3 = w3;
+    public readonly float* Out = output;
     public readonly int Rows = rows;
     public int Blocks => (Rows + RowBlock - 1) / RowBlock;
 }
@@ -28,7 +32,7 @@ internal readonly unsafe struct Projection(float* w, float* w3, int rows, float*
 /// </list>
 /// </summary>
 [SkipLocalsInit]
-internal readonly unsafe struct GemmJob : IRowJob
+internal readonly unsafe struct GemmJob<TW> : IRowJob where TW : unmanaged, IWeightElement<TW>
 {
     // Up to this many tokens a pass is bound by reading the weights, and each thread reads one contiguous share of them.
     const int StreamingTokens = 8;
@@ -42,11 +46,11 @@ internal readonly unsafe struct GemmJob : IRowJob
     readonly int _width, _n, _tokens, _panelBlocks;
     readonly Epilogue _mode;
     readonly float* _x;
-    readonly Projection _p0, _p1, _p2;
+    readonly Projection<TW> _p0, _p1, _p2;
     readonly PrefetchPlan _prefetch;
 
     /// <param name="width">Floats per vector (<see cref="Simd.Dispatch"/>).</param>
-    public GemmJob(int width, Epilogue mode, float* x, int n, int tokens, Projection p0, Projection p1, Projection p2)
+    public GemmJob(int width, Epilogue mode, float* x, int n, int tokens, Projection<TW> p0, Projection<TW> p1, Projection<TW> p2)
     {
         _width = width;
         _mode = mode;
@@ -58,7 +62,7 @@ internal readonly unsafe struct GemmJob : IRowJob
         _p2 = p2;
         _prefetch = PrefetchPlan.For(tokens);
         _panelBlocks = !_prefetch.WholeBlockToL2 ? 1
-            : Math.Clamp(PanelBytes / (RowBlock * n * sizeof(float) * MatricesPerRow), 1, MaxPanelBlocks);
+            : Math.Clamp(PanelBytes / (RowBlock * n * sizeof(TW) * MatricesPerRow), 1, MaxPanelBlocks);
     }
 
     public int Blocks => _p0.Blocks + _p1.Blocks + _p2.Blocks;
@@ -75,7 +79,7 @@ internal readonly unsafe struct GemmJob : IRowJob
         Simd.Dispatch(_width, ref chunk);
     }
 
-    readonly struct Chunk(GemmJob job, int start, int end) : IWidthKernel
+    readonly struct Chunk(GemmJob<TW> job, int start, int end) : IWidthKernel
     {
         public void Run<TVec, TOps>() where TVec : struct where TOps : struct, IVectorOps<TVec>
         {
@@ -88,7 +92,7 @@ internal readonly unsafe struct GemmJob : IRowJob
     /// The part of the chunk of blocks [start, end) that falls in projection <paramref name="i"/>: its first block
     /// within that projection and how many (0 or less: none).
     /// </summary>
-    (Projection P, int From, int Blocks) Part(int i, int start, int end)
+    (Projection<TW> P, int From, int Blocks) Part(int i, int start, int end)
     {
         var p = i == 0 ? _p0 : i == 1 ? _p1 : _p2;
         int offset = i == 0 ? 0 : i == 1 ? _p0.Blocks : _p0.Blocks + _p1.Blocks;
@@ -110,19 +114,19 @@ internal readonly unsafe struct GemmJob : IRowJob
         }
     }
 
-    void DecodeRows<TVec, TOps>(in Projection p, int from, int to) where TVec : struct where TOps : struct, IVectorOps<TVec>
+    void DecodeRows<TVec, TOps>(in Projection<TW> p, int from, int to) where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         float* o = p.Out, x = _x;
         int n = _n;
         if (_mode == Epilogue.SwiGlu)
         {
-            for (int r = from; r < to; r++) o[r] = Dot<TVec, TOps>(p.W + (long)r * n, x, n);
-            for (int r = from; r < to; r++) o[r] = Ops.Silu(o[r]) * Dot<TVec, TOps>(p.W3 + (long)r * n, x, n);
+            for (int r = from; r < to; r++) o[r] = Dot<TVec, TOps, TW>(p.W + (long)r * n, x, n);
+            for (int r = from; r < to; r++) o[r] = Ops.Silu(o[r]) * Dot<TVec, TOps, TW>(p.W3 + (long)r * n, x, n);
         }
         else if (_mode == Epilogue.Add)
-            for (int r = from; r < to; r++) o[r] += Dot<TVec, TOps>(p.W + (long)r * n, x, n);
+            for (int r = from; r < to; r++) o[r] += Dot<TVec, TOps, TW>(p.W + (long)r * n, x, n);
         else
-            for (int r = from; r < to; r++) o[r] = Dot<TVec, TOps>(p.W + (long)r * n, x, n);
+            for (int r = from; r < to; r++) o[r] = Dot<TVec, TOps, TW>(p.W + (long)r * n, x, n);
     }
 
     /// <summary>A batch: the chunk's blocks of each projection in panels (one block at a time unless a prompt's).</summary>
@@ -137,7 +141,7 @@ internal readonly unsafe struct GemmJob : IRowJob
     }
 
     /// <summary>Every tile of tokens over the panel's blocks, tile after tile, each output through the epilogue.</summary>
-    void Panel<TVec, TOps>(in Projection p, int firstBlock, int blocks) where TVec : struct where TOps : struct, IVectorOps<TVec>
+    void Panel<TVec, TOps>(in Projection<TW> p, int firstBlock, int blocks) where TVec : struct where TOps : struct, IVectorOps<TVec>
     {
         float* res = stackalloc float[RowBlock * TokenBlock];
         float* res3 = stackalloc float[RowBlock * TokenBlock];
@@ -150,8 +154,8 @@ internal readonly unsafe struct GemmJob : IRowJob
             for (int block = firstBlock; block < firstBlock + blocks; block++)
             {
                 int row0 = block * RowBlock, rows = Math.Min(RowBlock, p.Rows - row0);
-                Tile<TVec, TOps>(p.W + (long)row0 * n, rows, xt, tt, n, res, call, _prefetch);
-                if (mode == Epilogue.SwiGlu) Tile<TVec, TOps>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3, call, _prefetch);
+                Tile<TVec, TOps, TW>(p.W + (long)row0 * n, rows, xt, tt, n, res, call, _prefetch);
+                if (mode == Epilogue.SwiGlu) Tile<TVec, TOps, TW>(p.W3 + (long)row0 * n, rows, xt, tt, n, res3, call, _prefetch);
                 for (int t = 0; t < tt; t++)
                 {
                     float* o = p.Out + (long)(t0 + t) * p.Rows + row0, rt = res + t * RowBlock, rt3 = res3 + t * RowBlock;

@@ -7,12 +7,14 @@ namespace Llama2.Engine.Kernels;
 /// <summary>The small element-wise steps of the forward pass.</summary>
 public static class Ops
 {
+    /// <summary>run.c's ε.</summary>
     public const float RmsNormEpsilon = 1e-5f;
 
     /// <summary>o = weight ⊙ x / sqrt(mean(x²) + ε); with <see cref="Summation.InOrder"/> x² summed in order, run.c's bits.</summary>
-    public static void RmsNorm(Span<float> o, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Summation summation = Summation.Vectorized)
+    public static void RmsNorm(Span<float> o, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Summation summation = Summation.Vectorized,
+        float epsilon = RmsNormEpsilon)
     {
-        float ss = (summation == Summation.InOrder ? SumOfSquaresInOrder(x) : TensorPrimitives.SumOfSquares(x)) / x.Length + RmsNormEpsilon;
+        float ss = (summation == Summation.InOrder ? SumOfSquaresInOrder(x) : TensorPrimitives.SumOfSquares(x)) / x.Length + epsilon;
         float scale = 1f / MathF.Sqrt(ss);
         TensorPrimitives.Multiply(x, scale, o);
         TensorPrimitives.Multiply(o, weight, o);

@@ -71,13 +71,13 @@ internal readonly unsafe struct PrefetchPlan
 
     /// <summary>
     /// Issues <paramref name="what"/> for the cache line at offset k of the block of 4 rows (<paramref name="ldw"/>
-    /// floats apart) that follows the block starting at <paramref name="w0"/>; once per 64-byte line of k.
+    /// weights apart) that follows the block starting at <paramref name="w0"/>; once per 64-byte line of k.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void NextBlock(float* w0, long ldw, int k, NextBlockPrefetch what)
+    public static void NextBlock<TW>(TW* w0, long ldw, int k, NextBlockPrefetch what) where TW : unmanaged
     {
-        if (!Sse.IsSupported || (k & 15) != 0) return;
-        float* next = w0 + 4 * ldw + k;
+        if (!Sse.IsSupported || ((long)k * sizeof(TW) & 63) != 0) return;
+        TW* next = w0 + 4 * ldw + k;
         if (what == NextBlockPrefetch.WholeBlockToL2)
         {
             Sse.Prefetch1(next);

@@ -12,6 +12,10 @@ internal unsafe interface IVectorOps<TVec> where TVec : struct
     static abstract int Width { get; }
     static abstract TVec Zero { get; }
     static abstract TVec Load(float* p);
+    /// <summary>Width bfloat16 values widened to floats (<see cref="Widening"/>).</summary>
+    static abstract TVec LoadBFloat16(ushort* p);
+    /// <summary>Width fp16 values widened to floats (<see cref="Widening"/>).</summary>
+    static abstract TVec LoadHalf(ushort* p);
     static abstract void Store(float* p, TVec v);
     static abstract TVec Broadcast(float value);
     /// <summary>a · b + c, rounded once.</summary>
@@ -87,6 +91,8 @@ internal unsafe struct Ops512 : IVectorOps<Vector512<float>>
     public static int Width => 16;
     public static Vector512<float> Zero => Vector512<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadBFloat16(ushort* p) => Widening.BFloat16x16(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadHalf(ushort* p) => Widening.Halfx16(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vector512<float> v) => v.Store(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -128,6 +134,8 @@ internal unsafe struct Ops256 : IVectorOps<Vector256<float>>
     public static int Width => 8;
     public static Vector256<float> Zero => Vector256<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadBFloat16(ushort* p) => Widening.BFloat16x8(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadHalf(ushort* p) => Widening.Halfx8(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vector256<float> v) => v.Store(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -168,6 +176,8 @@ internal unsafe struct Ops128 : IVectorOps<Vector128<float>>
     public static int Width => 4;
     public static Vector128<float> Zero => Vector128<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* p) => Vector128.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LoadBFloat16(ushort* p) => Widening.BFloat16x4(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LoadHalf(ushort* p) => Widening.Halfx4(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vector128<float> v) => v.Store(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Broadcast(float value) => Vector128.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -187,6 +197,8 @@ internal unsafe struct OpsScalar : IVectorOps<float>
     public static int Width => 1;
     public static float Zero => 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(float* p) => *p;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LoadBFloat16(ushort* p) => BitConverter.UInt32BitsToSingle((uint)*p << 16);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LoadHalf(ushort* p) => (float)BitConverter.UInt16BitsToHalf(*p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, float v) => *p = v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);

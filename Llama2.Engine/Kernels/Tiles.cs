@@ -4,9 +4,10 @@ using System.Runtime.Intrinsics;
 namespace Llama2.Engine.Kernels;
 
 /// <summary>
-/// The fp32 dot-product kernels of the matmuls (<see cref="GemmJob"/>) and of attention's scores: one row at a time
+/// The dot-product kernels of the matmuls (<see cref="GemmJob{TW}"/>) and of attention's scores: one row at a time
 /// (<see cref="Dot{TVec, TOps}"/>), and register tiles of 4 weight rows × 6, 4 or 1 tokens, written once over
-/// <see cref="IVectorOps{TVec}"/> for every vector width.
+/// <see cref="IVectorOps{TVec}"/> for every vector width and over the stored weight type (<see cref="IWeightElement{TSelf}"/>:
+/// fp32, or bf16/fp16 widened to fp32 as they are loaded, which changes no sum).
 /// <para>
 /// Every kernel computes each output the same way: one vector accumulator over the k-chunks in order (fused
 /// multiply-add), its lanes summed by a fixed tree (<see cref="IVectorOps{TVec}.Sum"/>, <see cref="LaneSums"/>), then
@@ -45,47 +46,47 @@ internal static unsafe class Tiles
     /// block's calls <paramref name="call"/>, …, each prefetching what <paramref name="prefetch"/> gives it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Tile<TVec, TOps>(float* w, int rows, float* x, int tokens, int n, float* res, int call, in PrefetchPlan prefetch)
-        where TVec : struct where TOps : struct, IVectorOps<TVec>
+    public static void Tile<TVec, TOps, TW>(TW* w, int rows, float* x, int tokens, int n, float* res, int call, in PrefetchPlan prefetch)
+        where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : unmanaged, IWeightElement<TW>
     {
-        bool shifted = typeof(TVec) == typeof(Vector512<float>) && ShiftedTiles.LinesAreShifted(w, n);
+        bool shifted = typeof(TW) == typeof(Fp32Weight) && typeof(TVec) == typeof(Vector512<float>) && ShiftedTiles.LinesAreShifted((float*)w, n);
         if (rows == 4 && tokens == 6)
-            Dot4x6<TVec, TOps>(w, x, n, res, prefetch.ForCall(call));
+            Dot4x6<TVec, TOps, TW>(w, x, n, res, prefetch.ForCall(call));
         else if (rows == 4)
         {
             int t = 0;
             if (tokens >= 4)
             {
                 if (shifted)
-                    ShiftedTiles.Dot4x4(w, x, n, res, prefetch.ForCall(call++));
+                    ShiftedTiles.Dot4x4((float*)w, x, n, res, prefetch.ForCall(call++));
                 else
-                    Dot4x4<TVec, TOps>(w, x, n, res, prefetch.ForCall(call++));
+                    Dot4x4<TVec, TOps, TW>(w, x, n, res, prefetch.ForCall(call++));
                 t = 4;
             }
             for (; t < tokens; t++)
             {
                 if (shifted)
-                    ShiftedTiles.Dot4x1(w, x + (long)t * n, n, res + t * RowBlock, prefetch.ForCall(call++));
+                    ShiftedTiles.Dot4x1((float*)w, x + (long)t * n, n, res + t * RowBlock, prefetch.ForCall(call++));
                 else
-                    Dot4x1<TVec, TOps>(w, n, x + (long)t * n, n, res + t * RowBlock, prefetch.ForCall(call++));
+                    Dot4x1<TVec, TOps, TW>(w, n, x + (long)t * n, n, res + t * RowBlock, prefetch.ForCall(call++));
             }
         }
         else
             for (int r = 0; r < rows; r++)
                 for (int t = 0; t < tokens; t++)
-                    res[t * RowBlock + r] = Dot<TVec, TOps>(w + (long)r * n, x + (long)t * n, n);
+                    res[t * RowBlock + r] = Dot<TVec, TOps, TW>(w + (long)r * n, x + (long)t * n, n);
     }
 
     /// <summary>The scalar leftover of a dot product, after the vector part up to k: always added the same way.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Tail(float sum, float* w, float* x, int k, int n)
+    public static float Tail<TW>(float sum, TW* w, float* x, int k, int n) where TW : unmanaged, IWeightElement<TW>
     {
-        for (; k < n; k++) sum = MathF.FusedMultiplyAdd(w[k], x[k], sum);
+        for (; k < n; k++) sum = MathF.FusedMultiplyAdd(TW.ToSingle(w[k]), x[k], sum);
         return sum;
     }
 
     /// <summary>Adds the scalar leftover (k up to n) to a tile's sums, res[t · 4 + r], for 4 rows and the given tokens.</summary>
-    static void AddTails(float* res, float* w, float* x, int k, int n, int tokens)
+    static void AddTails<TW>(float* res, TW* w, float* x, int k, int n, int tokens) where TW : unmanaged, IWeightElement<TW>
     {
         for (int t = 0; t < tokens; t++)
             for (int r = 0; r < RowBlock; r++)
@@ -100,11 +101,17 @@ internal static unsafe class Tiles
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Dot<TVec, TOps>(float* w, float* x, int n)
-        where TVec : struct where TOps : struct, IVectorOps<TVec>
+        where TVec : struct where TOps : struct, IVectorOps<TVec> =>
+        Dot<TVec, TOps, Fp32Weight>((Fp32Weight*)w, x, n);
+
+    /// <summary>One dot product of a row of stored weights, widened to fp32 as they are loaded: the same sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot<TVec, TOps, TW>(TW* w, float* x, int n)
+        where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : unmanaged, IWeightElement<TW>
     {
         TVec a = TOps.Zero;
         int k = 0;
-        for (; k <= n - TOps.Width; k += TOps.Width) a = TOps.Fma(TOps.Load(w + k), TOps.Load(x + k), a);
+        for (; k <= n - TOps.Width; k += TOps.Width) a = TOps.Fma(TW.Load<TVec, TOps>(w + k), TOps.Load(x + k), a);
         return Tail(TOps.Sum(a), w, x, k, n);
     }
 
@@ -113,19 +120,23 @@ internal static unsafe class Tiles
     /// of x is loaded once for four rows, and four independent accumulators keep the FMA units busy.
     /// </summary>
     public static void Dot4x1<TVec, TOps>(float* w, long ldw, float* x, int n, float* res, NextBlockPrefetch prefetch)
-        where TVec : struct where TOps : struct, IVectorOps<TVec>
+        where TVec : struct where TOps : struct, IVectorOps<TVec> =>
+        Dot4x1<TVec, TOps, Fp32Weight>((Fp32Weight*)w, ldw, x, n, res, prefetch);
+
+    public static void Dot4x1<TVec, TOps, TW>(TW* w, long ldw, float* x, int n, float* res, NextBlockPrefetch prefetch)
+        where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : unmanaged, IWeightElement<TW>
     {
-        float* w0 = w, w1 = w + ldw, w2 = w + 2 * ldw, w3 = w + 3 * ldw;
+        TW* w0 = w, w1 = w + ldw, w2 = w + 2 * ldw, w3 = w + 3 * ldw;
         TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
         int k = 0;
         for (; k <= n - TOps.Width; k += TOps.Width)
         {
             if (prefetch != NextBlockPrefetch.None) PrefetchPlan.NextBlock(w0, ldw, k, prefetch); // fetched while this block is summed
             TVec xv = TOps.Load(x + k);
-            a0 = TOps.Fma(TOps.Load(w0 + k), xv, a0);
-            a1 = TOps.Fma(TOps.Load(w1 + k), xv, a1);
-            a2 = TOps.Fma(TOps.Load(w2 + k), xv, a2);
-            a3 = TOps.Fma(TOps.Load(w3 + k), xv, a3);
+            a0 = TOps.Fma(TW.Load<TVec, TOps>(w0 + k), xv, a0);
+            a1 = TOps.Fma(TW.Load<TVec, TOps>(w1 + k), xv, a1);
+            a2 = TOps.Fma(TW.Load<TVec, TOps>(w2 + k), xv, a2);
+            a3 = TOps.Fma(TW.Load<TVec, TOps>(w3 + k), xv, a3);
         }
         res[0] = Tail(TOps.Sum(a0), w0, x, k, n);
         res[1] = Tail(TOps.Sum(a1), w1, x, k, n);
@@ -137,10 +148,10 @@ internal static unsafe class Tiles
     /// Prefill's micro-kernel: 4 weight rows × 6 tokens, 24 accumulators in registers. Each k-chunk costs 10 loads
     /// for 24 fused multiply-adds, and the 4 weight rows stay in L1 while the kernel walks over all the tokens.
     /// </summary>
-    static void Dot4x6<TVec, TOps>(float* w, float* x, int n, float* res, NextBlockPrefetch prefetch)
-        where TVec : struct where TOps : struct, IVectorOps<TVec>
+    static void Dot4x6<TVec, TOps, TW>(TW* w, float* x, int n, float* res, NextBlockPrefetch prefetch)
+        where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : unmanaged, IWeightElement<TW>
     {
-        float* w0 = w, w1 = w + n, w2 = w + 2 * n, w3 = w + 3 * n;
+        TW* w0 = w, w1 = w + n, w2 = w + 2 * n, w3 = w + 3 * n;
         float* x0 = x, x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n, x4 = x + 4 * n, x5 = x + 5 * n;
         TVec a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero, a03 = TOps.Zero, a04 = TOps.Zero, a05 = TOps.Zero;
         TVec a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero, a13 = TOps.Zero, a14 = TOps.Zero, a15 = TOps.Zero;
@@ -150,7 +161,7 @@ internal static unsafe class Tiles
         for (; k <= n - TOps.Width; k += TOps.Width)
         {
             if (prefetch != NextBlockPrefetch.None) PrefetchPlan.NextBlock(w0, n, k, prefetch);
-            TVec v0 = TOps.Load(w0 + k), v1 = TOps.Load(w1 + k), v2 = TOps.Load(w2 + k), v3 = TOps.Load(w3 + k);
+            TVec v0 = TW.Load<TVec, TOps>(w0 + k), v1 = TW.Load<TVec, TOps>(w1 + k), v2 = TW.Load<TVec, TOps>(w2 + k), v3 = TW.Load<TVec, TOps>(w3 + k);
             TVec xv;
             xv = TOps.Load(x0 + k);
             a00 = TOps.Fma(v0, xv, a00); a10 = TOps.Fma(v1, xv, a10); a20 = TOps.Fma(v2, xv, a20); a30 = TOps.Fma(v3, xv, a30);
@@ -173,10 +184,10 @@ internal static unsafe class Tiles
     /// <summary>
     /// 4 weight rows × 4 tokens, the batch's leftover tokens.
     /// </summary>
-    static void Dot4x4<TVec, TOps>(float* w, float* x, int n, float* res, NextBlockPrefetch prefetch)
-        where TVec : struct where TOps : struct, IVectorOps<TVec>
+    static void Dot4x4<TVec, TOps, TW>(TW* w, float* x, int n, float* res, NextBlockPrefetch prefetch)
+        where TVec : struct where TOps : struct, IVectorOps<TVec> where TW : unmanaged, IWeightElement<TW>
     {
-        float* w0 = w, w1 = w + n, w2 = w + 2 * n, w3 = w + 3 * n;
+        TW* w0 = w, w1 = w + n, w2 = w + 2 * n, w3 = w + 3 * n;
         float* x0 = x, x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n;
         TVec a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero, a03 = TOps.Zero;
         TVec a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero, a13 = TOps.Zero;
@@ -186,7 +197,7 @@ internal static unsafe class Tiles
         for (; k <= n - TOps.Width; k += TOps.Width)
         {
             if (prefetch != NextBlockPrefetch.None) PrefetchPlan.NextBlock(w0, n, k, prefetch);
-            TVec v0 = TOps.Load(w0 + k), v1 = TOps.Load(w1 + k), v2 = TOps.Load(w2 + k), v3 = TOps.Load(w3 + k);
+            TVec v0 = TW.Load<TVec, TOps>(w0 + k), v1 = TW.Load<TVec, TOps>(w1 + k), v2 = TW.Load<TVec, TOps>(w2 + k), v3 = TW.Load<TVec, TOps>(w3 + k);
             TVec xv = TOps.Load(x0 + k);
             a00 = TOps.Fma(v0, xv, a00); a10 = TOps.Fma(v1, xv, a10); a20 = TOps.Fma(v2, xv, a20); a30 = TOps.Fma(v3, xv, a30);
             xv = TOps.Load(x1 + k);

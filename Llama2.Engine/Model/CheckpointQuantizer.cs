@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Llama2.Engine.Kernels;
 
 namespace Llama2.Engine.Model;
@@ -36,8 +35,10 @@ public static class CheckpointQuantizer
     /// </summary>
     public static CheckpointLayout LayoutFor(Checkpoint source, int groupSize)
     {
-        if (source.Layout.Format != WeightFormat.F32)
-            throw new CheckpointFormatException(source.Path, $"is already quantized ({source.Layout.Format}, version {source.Layout.Version})");
+        if (source.Weights.Format == WeightFormat.Q8_0)
+            throw new CheckpointFormatException(source.Path, source.Format.StartsWith("llama2.c", StringComparison.Ordinal)
+                ? $"is already quantized ({source.Layout.Format}, version {source.Layout.Version})"
+                : $"is already quantized ({source.Format} Q8_0)");
         return LayoutFor(source.Config, groupSize, Weights(source));
     }
 
@@ -69,15 +70,37 @@ public static class CheckpointQuantizer
         return true;
     }
 
-    /// <summary>The fp32 weights of a version 0 or 1 checkpoint, read from its mapping, as <see cref="CheckpointWriter"/> takes them.</summary>
-    public static Action<TensorKind, long, Span<float>> Weights(Checkpoint source) => (tensor, start, chunk) =>
-        MemoryMarshal.Cast<byte, float>(source.Bytes(source.Layout.OffsetOf(tensor) + start * sizeof(float), chunk.Length * sizeof(float)))
-            .CopyTo(chunk);
+    /// <summary>
+    /// The float weights of a checkpoint (a llama2.c file, a Hugging Face folder or a GGUF file; widened to fp32
+    /// exactly), the rows of Wq and Wk in Meta's order whatever the source's, as <see cref="CheckpointWriter"/> takes
+    /// them. Each source tensor is let go of (<see cref="Checkpoint.ForgetSource"/>) once its last element is read.
+    /// </summary>
+    public static Action<TensorKind, long, Span<float>> Weights(Checkpoint source)
+    {
+        var w = source.Weights;
+        var fp32 = new CheckpointLayout(source.Config, 1);
+        var row = new float[Math.Max(source.Config.Dim, source.Config.HiddenDim)];
+        return (tensor, start, chunk) =>
+        {
+            long perLayer = fp32.LayerElementCount(tensor);
+            while (!chunk.IsEmpty)
+            {
+                int layer = (int)(start / perLayer), columns = w[tensor, layer].Columns;
+                long within = start % perLayer;
+                int column = (int)(within % columns), count = Math.Min(chunk.Length, columns - column);
+                w.ReadInterleavedRow(tensor, layer, (int)(within / columns), row.AsSpan(0, columns));
+                row.AsSpan(column, count).CopyTo(chunk);
+                chunk = chunk[count..];
+                start += count;
+                if (start % perLayer == 0) source.ForgetSource(tensor, layer);
+            }
+        };
+    }
 
     /// <summary>
     /// Writes the version 2 checkpoint <paramref name="target"/> (from <see cref="LayoutFor(Checkpoint, int)"/>) of the
-    /// fp32 <paramref name="source"/> to <paramref name="destination"/>, from its first byte to its last in order.
-    /// <paramref name="progress"/> gets the fraction done.
+    /// float model <paramref name="source"/> to <paramref name="destination"/>, from its first byte to its last in
+    /// order (<see cref="Weights"/>). <paramref name="progress"/> gets the fraction done.
     /// </summary>
     public static void Write(Checkpoint source, CheckpointLayout target, Stream destination,
         IProgress<double>? progress = null, CancellationToken cancellationToken = default)

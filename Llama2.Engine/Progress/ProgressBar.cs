@@ -25,6 +25,20 @@ public sealed class ProgressBar(TextWriter writer, bool isTerminal, TimeProvider
     /// <summary>A progress line on stderr, redrawn in place only when stderr is a terminal.</summary>
     public static ProgressBar OnStandardError() => new(Console.Error, isTerminal: !Console.IsErrorRedirected);
 
+    /// <summary>Runs <paramref name="work"/> with a progress line on stderr, completed however the work ends.</summary>
+    public static T OnStandardError<T>(Func<ProgressBar, T> work)
+    {
+        var bar = OnStandardError();
+        try
+        {
+            return work(bar);
+        }
+        finally
+        {
+            bar.Complete();
+        }
+    }
+
     /// <summary>Least time between two redraws on a terminal (the first and the last state are always drawn).</summary>
     public TimeSpan RedrawInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 

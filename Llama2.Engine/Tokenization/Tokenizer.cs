@@ -45,7 +45,24 @@ public sealed class Tokenizer
     public static Tokenizer Load(string path, int? vocabSize = null)
     {
         if (!File.Exists(path)) throw new CheckpointFormatException(path, "tokenizer file not found");
-        var bytes = File.ReadAllBytes(path);
+        return Parse(File.ReadAllBytes(path), path, vocabSize);
+    }
+
+    /// <summary>
+    /// The tokenizer of a vocabulary stored with a model (a Hugging Face folder's tokenizer.model, a GGUF file's
+    /// tokenizer.ggml.*), through the tokenizer.bin that llama2.c's tokenizer.py would write for it; a vocabulary run.c's
+    /// tokenizer cannot stand for is a <see cref="CheckpointFormatException"/> naming <paramref name="modelPath"/>.
+    /// </summary>
+    public static Tokenizer FromVocabulary(Formats.Vocabulary vocabulary, int vocabSize, string modelPath)
+    {
+        if (vocabulary.Llama2cProblem(vocabSize) is { } problem)
+            throw new CheckpointFormatException(modelPath, $"its vocabulary ({vocabulary.Source}) cannot be used: {problem}; give a tokenizer.bin");
+        return Parse(vocabulary.ToTokenizerBin(), vocabulary.Source, vocabSize);
+    }
+
+    /// <summary>A tokenizer.bin's bytes; <paramref name="path"/> names them in errors.</summary>
+    static Tokenizer Parse(byte[] bytes, string path, int? vocabSize)
+    {
         if (bytes.Length < 4) throw new CheckpointFormatException(path, $"file is {bytes.Length} bytes, too short for a tokenizer");
         int maxTokenLength = BinaryPrimitives.ReadInt32LittleEndian(bytes);
         if (maxTokenLength <= 0 || maxTokenLength > 1 << 16)

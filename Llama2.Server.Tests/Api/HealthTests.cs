@@ -56,13 +56,7 @@ public sealed class HealthTests
     [Fact]
     public void Scheduler_sizes_bind_by_their_setting_names_and_out_of_range_fail_start_up_validation()
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["Model:CheckpointPath"] = SharedData.Tiny32k,
-            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-            ["Model:MaxQueueLength"] = "3",
-            ["Model:MaxConcurrentSequences"] = "2",
-        };
+        var settings = ServerFactory.Tiny32kSettings(("Model:MaxQueueLength", "3"), ("Model:MaxConcurrentSequences", "2"));
         using (var valid = ValidateAtStartUp(settings))
         {
             var scheduling = valid.GetRequiredService<IOptions<Llama2.Engine.Scheduling.SchedulerOptions>>().Value;
@@ -80,12 +74,7 @@ public sealed class HealthTests
     [Fact]
     public void An_unknown_quantization_fails_start_up_validation()
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["Model:CheckpointPath"] = SharedData.Tiny32k,
-            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-            ["Model:Quantization"] = "Q8_0",
-        };
+        var settings = ServerFactory.Tiny32kSettings(("Model:Quantization", "Q8_0"));
         using (ValidateAtStartUp(settings)) { } // either case
 
         settings["Model:Quantization"] = "q4_0";

@@ -47,29 +47,33 @@ public sealed class ValidationTests(Tiny32kServer server) : IClassFixture<Tiny32
     [Fact]
     public async Task A_prompt_longer_than_the_context_is_refused()
     {
-        var client = await server.ClientAsync();
-        string longPrompt = string.Join(" ", Enumerable.Range(0, 200).Select(i => "word" + i));
-        using var response = await client.PostJsonAsync("/generate", JsonSerializer.Serialize(new { inputs = longPrompt }));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Contains("`inputs` must have less than 128 tokens", (await response.ReadJsonAsync()).GetProperty("error").GetString());
+        var (status, error) = await GenerateAsync(string.Join(" ", Enumerable.Range(0, 200).Select(i => "word" + i)));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        Assert.Contains("`inputs` must have less than 128 tokens", error.GetProperty("error").GetString());
     }
 
     [Fact]
     public async Task Too_many_characters_are_refused_before_tokenizing()
     {
-        var client = await server.ClientAsync();
-        using var response = await client.PostJsonAsync("/generate", JsonSerializer.Serialize(new { inputs = new string('a', 9000) }));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Contains("at most 8192 characters", (await response.ReadJsonAsync()).GetProperty("error").GetString());
+        var (status, error) = await GenerateAsync(new string('a', 9000));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        Assert.Contains("at most 8192 characters", error.GetProperty("error").GetString());
     }
 
     [Fact]
     public async Task A_body_over_the_limit_gets_413()
     {
+        var (status, error) = await GenerateAsync(new string('a', 200_000));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Equal("validation", error.GetProperty("error_type").GetString());
+    }
+
+    /// <summary>POSTs <c>{"inputs": inputs}</c> to /generate: the status and the JSON body.</summary>
+    async Task<(HttpStatusCode Status, JsonElement Body)> GenerateAsync(string inputs)
+    {
         var client = await server.ClientAsync();
-        using var response = await client.PostJsonAsync("/generate", JsonSerializer.Serialize(new { inputs = new string('a', 200_000) }));
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-        Assert.Equal("validation", (await response.ReadJsonAsync()).GetProperty("error_type").GetString());
+        using var response = await client.PostJsonAsync("/generate", JsonSerializer.Serialize(new { inputs }));
+        return (response.StatusCode, await response.ReadJsonAsync());
     }
 
     [Fact]

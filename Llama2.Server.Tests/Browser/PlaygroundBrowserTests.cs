@@ -106,6 +106,26 @@ public sealed class PlaygroundBrowserTests
     }
 
     [Fact(Timeout = 180_000)]
+    public async Task On_a_server_that_shifts_by_default_the_limits_are_max_new_tokens_not_the_room_in_the_context()
+    {
+        await using var session = await PlaygroundSession.OpenAsync(1280, 800, contextShift: true);
+        var page = session.Page;
+        int maxNewTokens = (await InfoAsync(session.Server)).GetProperty("max_new_tokens").GetInt32();
+
+        // The default 256 stays (tiny32k's context is 128), and generating it crosses the context.
+        Assert.Equal("256", await page.Locator("#max_new_tokens").InputValueAsync());
+        Assert.Equal(maxNewTokens.ToString(CultureInfo.InvariantCulture), await page.Locator("#max_new_tokens").GetAttributeAsync("max"));
+        await page.Locator("#temperature").FillAsync("0");
+        await page.Locator("#generate").ClickAsync();
+        await Assertions.Expect(page.Locator("body")).ToHaveAttributeAsync("data-state", "done", new() { Timeout = 120_000 });
+        await Assertions.Expect(page.Locator("#stat-tokens")).ToHaveTextAsync("256");
+        await Assertions.Expect(page.Locator("#stat-finish")).ToContainTextAsync("length");
+
+        await page.Locator("#tab-chat").ClickAsync();
+        Assert.Equal(maxNewTokens.ToString(CultureInfo.InvariantCulture), await page.Locator("#chat-max-tokens").GetAttributeAsync("max"));
+    }
+
+    [Fact(Timeout = 180_000)]
     public async Task Errors_read_as_sentences_and_the_page_fits_a_phone()
     {
         await using var session = await PlaygroundSession.OpenAsync(390, 844);

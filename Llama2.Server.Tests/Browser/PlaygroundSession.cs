@@ -9,7 +9,8 @@ namespace Llama2.Server.Tests.Browser;
 /// <see cref="SlowLink"/>, so the pace of a stream is the link's and a test can watch it and stop it mid-way however
 /// fast the model is. Opening checks that the page loaded without errors and filled in its model and token lines.
 /// </summary>
-public sealed class PlaygroundSession : IAsyncDisposable
+public sealed class PlaygroundSession(LoopbackServer server, SlowLink link, IPlaywright playwright, IBrowser browser, IPage page)
+    : IAsyncDisposable
 {
     const string ChromiumPath = "/usr/bin/chromium";
 
@@ -19,38 +20,24 @@ public sealed class PlaygroundSession : IAsyncDisposable
         "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
     ];
 
-    readonly IPlaywright _playwright;
-    readonly IBrowser _browser;
-
-    PlaygroundSession(LoopbackServer server, SlowLink link, IPlaywright playwright, IBrowser browser, IPage page)
-    {
-        Server = server;
-        Link = link;
-        _playwright = playwright;
-        _browser = browser;
-        Page = page;
-    }
-
-    public LoopbackServer Server { get; }
+    public LoopbackServer Server { get; } = server;
 
     /// <summary>Set its delay to pace the stream the page reads.</summary>
-    public SlowLink Link { get; }
+    public SlowLink Link { get; } = link;
 
-    public IPage Page { get; }
+    public IPage Page { get; } = page;
 
-    /// <summary>Starts the server and the browser and opens the page at <paramref name="width"/> × <paramref name="height"/>.</summary>
-    public static async Task<PlaygroundSession> OpenAsync(int width, int height)
+    /// <summary>
+    /// Starts the server (shifting past the context by default when <paramref name="contextShift"/>) and the browser,
+    /// and opens the page at <paramref name="width"/> × <paramref name="height"/>.
+    /// </summary>
+    public static async Task<PlaygroundSession> OpenAsync(int width, int height, bool contextShift = false)
     {
         RequireChromium();
         Assertions.SetDefaultExpectTimeout(30_000);
         var link = new SlowLink();
         var server = await LoopbackServer.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["Model:CheckpointPath"] = SharedData.Tiny32k,
-                ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-                ["Model:TokenBufferSize"] = "1",
-            },
+            ServerFactory.Tiny32kSettings(("Model:TokenBufferSize", "1"), ("Model:ContextShift", contextShift ? "true" : "false")),
             services => services.AddSingleton<IStartupFilter>(link));
         IPlaywright? playwright = null;
         IBrowser? browser = null;
@@ -64,7 +51,7 @@ public sealed class PlaygroundSession : IAsyncDisposable
                 Args = ChromiumArgs,
                 Timeout = 60_000,
             });
-            var page = await OpenPageAsync(browser, server, width, height);
+            var page = await OpenPageAsync(browser, server, width, height, contextShift);
             return new PlaygroundSession(server, link, playwright, browser, page);
         }
         catch
@@ -85,7 +72,7 @@ public sealed class PlaygroundSession : IAsyncDisposable
         Assert.Skip(reason);
     }
 
-    static async Task<IPage> OpenPageAsync(IBrowser browser, LoopbackServer server, int width, int height)
+    static async Task<IPage> OpenPageAsync(IBrowser browser, LoopbackServer server, int width, int height, bool contextShift)
     {
         var page = await browser.NewPageAsync(new BrowserNewPageOptions
         {
@@ -99,16 +86,17 @@ public sealed class PlaygroundSession : IAsyncDisposable
         var response = await page.GotoAsync("/");
         Assert.Equal(200, response!.Status);
         // The model line fills in from /info, and the prompt's token count from /tokenize.
-        await Assertions.Expect(page.Locator("#model")).ToContainTextAsync("tiny32k · 3.1M parameters · dim 48, 2 layers, 6 heads (2 kv) · vocab 32000 · context 128 · fp32");
-        await Assertions.Expect(page.Locator("#prompt-tokens")).ToHaveTextAsync("5 tokens · room for 123 more");
+        await Assertions.Expect(page.Locator("#model")).ToContainTextAsync("tiny32k · 3.1M parameters · dim 48, 2 layers, 6 heads (2 kv) · vocab 32000 · context 128 · fp32 · llama2.c v0");
+        await Assertions.Expect(page.Locator("#prompt-tokens")).ToHaveTextAsync(
+            "5 tokens · room for 123 more" + (contextShift ? " before the context shifts" : ""));
         Assert.Empty(errors);
         return page;
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
+        await browser.DisposeAsync();
+        playwright.Dispose();
         await Server.DisposeAsync();
     }
 }

@@ -136,12 +136,8 @@ public sealed class OpenAIErrorTests(Tiny32kServer server) : IClassFixture<Tiny3
     {
         await using var factory = ServerFactory.OneSlot(retryAfterSeconds: 3);
         var client = await factory.CreateReadyClientAsync();
-        var scheduler = factory.Scheduler;
-
         // The only slot held by a sequence nobody reads, and a request waiting in the queue.
-        using var hold = await factory.HoldTheOnlySlotAsync();
-        var queued = client.PostJsonAsync("/v1/completions", """{"prompt": "The cat", "max_tokens": 3}""");
-        await Poll.Until(() => scheduler.QueueDepth == 1, "the request waits in the queue");
+        using var full = await factory.FillAsync(client, "/v1/completions", """{"prompt": "The cat", "max_tokens": 3}""");
 
         foreach (var (path, body) in new[]
                  {
@@ -157,8 +153,8 @@ public sealed class OpenAIErrorTests(Tiny32kServer server) : IClassFixture<Tiny3
             Assert.Equal("server_is_overloaded", error.GetProperty("code").GetString());
         }
 
-        hold.Cancel();
-        using var served = await queued;
+        full.Hold.Cancel();
+        using var served = await full.Queued;
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
     }
 

@@ -8,12 +8,7 @@ public sealed class OverloadTests
     {
         await using var factory = ServerFactory.OneSlot(retryAfterSeconds: 2);
         var client = await factory.CreateReadyClientAsync();
-        var scheduler = factory.Scheduler;
-
-        using var hold = await factory.HoldTheOnlySlotAsync();
-
-        var queued = client.PostJsonAsync("/generate", """{"inputs": "The cat", "parameters": {"max_new_tokens": 4}}""");
-        await Poll.Until(() => scheduler.QueueDepth == 1, "the request waits in the queue");
+        using var full = await factory.FillAsync(client, "/generate", """{"inputs": "The cat", "parameters": {"max_new_tokens": 4}}""");
 
         using var refused = await client.PostJsonAsync("/generate", """{"inputs": "A dog", "parameters": {"max_new_tokens": 4}}""");
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
@@ -29,8 +24,8 @@ public sealed class OverloadTests
             Assert.Equal(1, body.GetProperty("active_sequences").GetInt32());
         }
 
-        hold.Cancel();
-        using var served = await queued;
+        full.Hold.Cancel();
+        using var served = await full.Queued;
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         Assert.True(long.Parse(Assert.Single(served.Headers.GetValues("x-queue-time"))) >= 0);
         Assert.Equal(4, (int)long.Parse(Assert.Single(served.Headers.GetValues("x-generated-tokens"))));

@@ -14,44 +14,29 @@ namespace Llama2.Server.Tests.TestData;
 public class ServerFactory(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     : WebApplicationFactory<Program>
 {
-    /// <summary>tiny32k with the 32000-token tokenizer, plus <paramref name="extra"/> settings.</summary>
-    public static ServerFactory Tiny32k(params (string Key, string? Value)[] extra) => new(
-        new Dictionary<string, string?>(extra.Select(e => KeyValuePair.Create(e.Key, e.Value)))
+    /// <summary>The settings of tiny32k with the 32000-token tokenizer, plus <paramref name="extra"/> settings.</summary>
+    public static Dictionary<string, string?> Tiny32kSettings(params (string Key, string? Value)[] extra) =>
+        new(extra.Select(e => KeyValuePair.Create(e.Key, e.Value)))
         {
             ["Model:CheckpointPath"] = SharedData.Tiny32k,
             ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-        });
+        };
+
+    /// <summary>tiny32k with the 32000-token tokenizer, plus <paramref name="extra"/> settings.</summary>
+    public static ServerFactory Tiny32k(params (string Key, string? Value)[] extra) => new(Tiny32kSettings(extra));
 
     /// <summary>tiny32k, loaded by <paramref name="loader"/> (e.g. a <see cref="GatedLoader"/> that holds it back).</summary>
-    public static ServerFactory Tiny32kLoadedBy(IModelLoader loader) => new(
-        new Dictionary<string, string?>
-        {
-            ["Model:CheckpointPath"] = SharedData.Tiny32k,
-            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-        },
-        services => services.AddSingleton(loader));
+    public static ServerFactory Tiny32kLoadedBy(IModelLoader loader) => new(Tiny32kSettings(), services => services.AddSingleton(loader));
 
     /// <summary>tiny32k with <paramref name="services"/> added (e.g. a test's own generation observer).</summary>
-    public static ServerFactory Tiny32kWith(Action<IServiceCollection> services) => new(
-        new Dictionary<string, string?>
-        {
-            ["Model:CheckpointPath"] = SharedData.Tiny32k,
-            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-        },
-        services);
+    public static ServerFactory Tiny32kWith(Action<IServiceCollection> services) => new(Tiny32kSettings(), services);
 
     /// <summary>
     /// tiny32k behind <paramref name="link"/>, with one-token buffers: a stream lasts as long as the link makes it,
     /// so a test can leave it mid-way.
     /// </summary>
-    public static ServerFactory Tiny32kBehind(SlowLink link) => new(
-        new Dictionary<string, string?>
-        {
-            ["Model:CheckpointPath"] = SharedData.Tiny32k,
-            ["Model:TokenizerPath"] = SharedData.Tokenizer32k,
-            ["Model:TokenBufferSize"] = "1",
-        },
-        services => services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(link));
+    public static ServerFactory Tiny32kBehind(SlowLink link) => new(Tiny32kSettings(("Model:TokenBufferSize", "1")),
+        services => services.AddSingleton<IStartupFilter>(link));
 
     /// <summary>tiny32k with one sequence slot, a queue of one and one-token buffers: easy to fill (see <see cref="HoldTheOnlySlotAsync"/>).</summary>
     public static ServerFactory OneSlot(int retryAfterSeconds) => Tiny32k(("Model:MaxConcurrentSequences", "1"),
@@ -68,6 +53,19 @@ public class ServerFactory(IReadOnlyDictionary<string, string?> settings, Action
         Assert.True(Scheduler.TrySubmit(request, hold.Token, out _));
         await Poll.Until(() => Scheduler.ActiveSequences == 1, "the slot is taken");
         return hold;
+    }
+
+    /// <summary>
+    /// Fills a <see cref="OneSlot"/> server: holds its only slot (<see cref="HoldTheOnlySlotAsync"/>) and queues
+    /// <paramref name="json"/> to <paramref name="path"/> behind it, until the queue holds it. The next request is
+    /// refused; cancelling <see cref="FullServer.Hold"/> lets the queued one be served.
+    /// </summary>
+    public async Task<FullServer> FillAsync(HttpClient client, string path, string json)
+    {
+        var hold = await HoldTheOnlySlotAsync();
+        var queued = client.PostJsonAsync(path, json);
+        await Poll.Until(() => Scheduler.QueueDepth == 1, "the request waits in the queue");
+        return new FullServer(hold, queued);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -105,6 +103,12 @@ public class ServerFactory(IReadOnlyDictionary<string, string?> settings, Action
             await Task.Delay(20, TestContext.Current.CancellationToken);
         }
     }
+}
+
+/// <summary>A full <see cref="ServerFactory.OneSlot"/> server: the hold on its only slot and the request in its queue.</summary>
+public sealed record FullServer(CancellationTokenSource Hold, Task<HttpResponseMessage> Queued) : IDisposable
+{
+    public void Dispose() => Hold.Dispose();
 }
 
 /// <summary>Helpers for the JSON the server speaks.</summary>

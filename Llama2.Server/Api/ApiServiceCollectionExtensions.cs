@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Llama2.Server.Errors;
 
 namespace Llama2.Server.Api;
 

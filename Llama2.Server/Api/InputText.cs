@@ -1,5 +1,3 @@
-using Llama2.Server.Errors;
-
 namespace Llama2.Server.Api;
 
 /// <summary>

@@ -1,6 +1,4 @@
-using Llama2.Server.Errors;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Options;
 
 namespace Llama2.Server.Api;
 

@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Http.HttpResults;
-
 namespace Llama2.Server.Errors;
 
 /// <summary>

@@ -1,9 +1,5 @@
 using Llama2.Engine.Sampling;
-using Llama2.Server.Api;
-using Llama2.Server.Errors;
 using Llama2.Server.Model;
-using Llama2.Server.Serving;
-using Microsoft.Extensions.Options;
 
 namespace Llama2.Server.Generation;
 

@@ -9,32 +9,50 @@ public sealed record GenerateResponse(
     string GeneratedText,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] GenerationDetails? Details);
 
-/// <summary>How a generation went.</summary>
-/// <param name="FinishReason">length | eos_token | stop_sequence</param>
-/// <param name="GeneratedTokens">Tokens generated.</param>
-/// <param name="Seed">The seed used when sampling; null for greedy decoding.</param>
-/// <param name="Prefill">The prompt tokens (when decoder_input_details is set).</param>
-/// <param name="Tokens">Every generated token.</param>
-/// <param name="InputLength">Prompt tokens (after `truncate`).</param>
-/// <param name="TokensPerSecond">Generated tokens per second, prompt processing included (ours).</param>
-/// <param name="TimeToFirstTokenMs">From the start of the sequence to its first token (ours).</param>
-/// <param name="QueueTimeMs">Time waiting for a sequence slot (ours).</param>
-/// <param name="TruncatedTokens">Prompt tokens left out by `truncate` (ours).</param>
-/// <param name="ContextShifts">Times the context window shifted to go on (ours; 0 without context_shift).</param>
-/// <param name="DiscardedTokens">Tokens those shifts dropped from the window (ours).</param>
-public sealed record GenerationDetails(
-    string FinishReason,
-    int GeneratedTokens,
-    ulong? Seed,
-    IReadOnlyList<PrefillToken> Prefill,
-    IReadOnlyList<TokenInfo> Tokens,
-    int InputLength,
-    double TokensPerSecond,
-    double TimeToFirstTokenMs,
-    double QueueTimeMs,
-    int TruncatedTokens,
-    int ContextShifts,
-    int DiscardedTokens);
+/// <summary>
+/// How a generation went: the details of a /generate answer, and of the last event of a stream, which carries them
+/// without the tokens (TGI's StreamDetails).
+/// </summary>
+public sealed record GenerationDetails
+{
+    /// <summary>length | eos_token | stop_sequence</summary>
+    public required string FinishReason { get; init; }
+
+    /// <summary>Tokens generated.</summary>
+    public required int GeneratedTokens { get; init; }
+
+    /// <summary>The seed used when sampling; null for greedy decoding.</summary>
+    public required ulong? Seed { get; init; }
+
+    /// <summary>The prompt tokens (when decoder_input_details is set); not on a stream's last event.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<PrefillToken>? Prefill { get; init; }
+
+    /// <summary>Every generated token; not on a stream's last event.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<TokenInfo>? Tokens { get; init; }
+
+    /// <summary>Prompt tokens (after `truncate`).</summary>
+    public required int InputLength { get; init; }
+
+    /// <summary>Generated tokens per second, prompt processing included (ours).</summary>
+    public required double TokensPerSecond { get; init; }
+
+    /// <summary>From the start of the sequence to its first token (ours).</summary>
+    public required double TimeToFirstTokenMs { get; init; }
+
+    /// <summary>Time waiting for a sequence slot (ours).</summary>
+    public required double QueueTimeMs { get; init; }
+
+    /// <summary>Prompt tokens left out by `truncate` (ours).</summary>
+    public required int TruncatedTokens { get; init; }
+
+    /// <summary>Times the context window shifted to go on (ours; 0 without context_shift).</summary>
+    public required int ContextShifts { get; init; }
+
+    /// <summary>Tokens those shifts dropped from the window (ours).</summary>
+    public required int DiscardedTokens { get; init; }
+}
 
 /// <summary>One generated token.</summary>
 /// <param name="Id">Token id.</param>
@@ -50,18 +68,5 @@ public sealed record PrefillToken(int Id, string Text, float? Logprob);
 /// <param name="Index">1 for the first generated token, as TGI.</param>
 /// <param name="Token">The token.</param>
 /// <param name="GeneratedText">The whole generated text, on the last event only.</param>
-/// <param name="Details">Finish reason, counts and timings, on the last event only.</param>
-public sealed record StreamResponse(int Index, TokenInfo Token, string? GeneratedText, StreamDetails? Details);
-
-/// <summary>The details of the last stream event (see <see cref="GenerationDetails"/>).</summary>
-public sealed record StreamDetails(
-    string FinishReason,
-    int GeneratedTokens,
-    ulong? Seed,
-    int InputLength,
-    double TokensPerSecond,
-    double TimeToFirstTokenMs,
-    double QueueTimeMs,
-    int TruncatedTokens,
-    int ContextShifts,
-    int DiscardedTokens);
+/// <param name="Details">Finish reason, counts and timings (no tokens), on the last event only.</param>
+public sealed record StreamResponse(int Index, TokenInfo Token, string? GeneratedText, GenerationDetails? Details);

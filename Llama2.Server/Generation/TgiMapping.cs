@@ -1,7 +1,6 @@
 using System.Text;
 using Llama2.Engine.Generation;
 using Llama2.Engine.Tokenization;
-using Llama2.Server.Serving;
 
 namespace Llama2.Server.Generation;
 
@@ -11,21 +10,29 @@ public static class TgiMapping
     public static TokenInfo ToTokenInfo(this GeneratedToken token) =>
         new(token.Id, token.Text, float.IsFinite(token.Logprob) ? token.Logprob : null, token.Special);
 
-    /// <summary>The details of a finished generation: the last event of a stream carries them as they are.</summary>
-    public static StreamDetails ToStreamDetails(this FinishedGeneration finished)
+    /// <summary>
+    /// The details of a finished generation: with the prompt's and the generated tokens for a JSON answer, without them
+    /// (left out) for the last event of a stream.
+    /// </summary>
+    public static GenerationDetails ToDetails(this FinishedGeneration finished,
+        IReadOnlyList<PrefillToken>? prefill = null, IReadOnlyList<TokenInfo>? tokens = null)
     {
         var summary = finished.Summary;
-        return new(summary.FinishReason.Name(), summary.GeneratedTokens, finished.Seed, summary.PromptTokens,
-            Math.Round(summary.TokensPerSecond, 2), summary.TimeToFirstToken.TotalMilliseconds, finished.QueueTime.TotalMilliseconds,
-            finished.TruncatedTokens, summary.ContextShifts, summary.DiscardedTokens);
-    }
-
-    /// <summary>The details of a JSON answer: the stream's, with the prompt's and the generated tokens.</summary>
-    public static GenerationDetails ToDetails(this FinishedGeneration finished, IReadOnlyList<PrefillToken> prefill, IReadOnlyList<TokenInfo> tokens)
-    {
-        var d = finished.ToStreamDetails();
-        return new(d.FinishReason, d.GeneratedTokens, d.Seed, prefill, tokens, d.InputLength, d.TokensPerSecond,
-            d.TimeToFirstTokenMs, d.QueueTimeMs, d.TruncatedTokens, d.ContextShifts, d.DiscardedTokens);
+        return new()
+        {
+            FinishReason = summary.FinishReason.Name(),
+            GeneratedTokens = summary.GeneratedTokens,
+            Seed = finished.Seed,
+            Prefill = prefill,
+            Tokens = tokens,
+            InputLength = summary.PromptTokens,
+            TokensPerSecond = Math.Round(summary.TokensPerSecond, 2),
+            TimeToFirstTokenMs = summary.TimeToFirstToken.TotalMilliseconds,
+            QueueTimeMs = finished.QueueTime.TotalMilliseconds,
+            TruncatedTokens = finished.TruncatedTokens,
+            ContextShifts = summary.ContextShifts,
+            DiscardedTokens = summary.DiscardedTokens,
+        };
     }
 
     /// <summary>The prompt's tokens with their text (empty for BOS); their log-probabilities are not computed.</summary>

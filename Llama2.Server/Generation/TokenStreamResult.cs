@@ -1,6 +1,4 @@
 using Llama2.Engine.Generation;
-using Llama2.Server.Errors;
-using Llama2.Server.Serving;
 
 namespace Llama2.Server.Generation;
 
@@ -15,7 +13,7 @@ public sealed class TokenStreamResult(RunningGeneration generation, TimeSpan hea
     {
         var finished = Generation.Finished; // set with the last token
         return events.WriteJsonAsync(new StreamResponse(token.Index + 1, token.ToTokenInfo(), finished?.Summary.GeneratedText,
-            finished?.ToStreamDetails()));
+            finished?.ToDetails()));
     }
 
     protected override ValueTask WriteErrorAsync(ServerSentEventWriter events, ApiError error) =>

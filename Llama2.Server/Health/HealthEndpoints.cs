@@ -1,5 +1,4 @@
 using Llama2.Server.Model;
-using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Llama2.Server.Health;
 

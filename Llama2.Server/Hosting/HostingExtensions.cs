@@ -1,5 +1,4 @@
 using Llama2.Server.Model;
-using Microsoft.Extensions.Options;
 
 namespace Llama2.Server.Hosting;
 

@@ -33,7 +33,7 @@ public static class InfoEndpoints
         var model = loaded.Model;
         var c = model.Config;
         return TypedResults.Ok(new InfoResponse(
-            loaded.ModelId, model.Transformer.Format == WeightFormat.Q8_0 ? "int8" : "float32", model.Checkpoint.Quantization, "cpu",
+            loaded.ModelId, model.Checkpoint.WeightType, model.Checkpoint.Format, model.Checkpoint.Quantization, "cpu",
             scheduling.MaxConcurrentSequences + scheduling.MaxQueueLength, 1, api.Value.MaxStopSequences,
             loaded.Scheduler.ContextLength - 1, loaded.Scheduler.ContextLength, modelOptions.Value.MaxNewTokens,
             modelOptions.Value.ContextShift,

@@ -1,8 +1,9 @@
 namespace Llama2.Server.Info;
 
 /// <summary>TGI's /info fields that apply here, plus the model's shape and the scheduler's load.</summary>
-/// <param name="ModelId">The checkpoint's file name without extension.</param>
-/// <param name="ModelDtype">Weight type: float32, or int8 for Q8_0 weights.</param>
+/// <param name="ModelId">The checkpoint's file name without extension (a Hugging Face folder's name).</param>
+/// <param name="ModelDtype">The type the weights are computed in: float32, bfloat16, float16, or int8 for Q8_0 weights.</param>
+/// <param name="Format">The model's file format: <c>llama2.c v0</c> (v1, v2), <c>gguf</c> or <c>safetensors</c> (a Hugging Face folder).</param>
 /// <param name="Quantization">none (fp32), <c>q8_0 (file)</c> (a version 2 checkpoint) or <c>q8_0 (at load)</c>
 /// (Model:Quantization).</param>
 /// <param name="ModelDeviceType">cpu.</param>
@@ -24,6 +25,7 @@ namespace Llama2.Server.Info;
 public sealed record InfoResponse(
     string ModelId,
     string ModelDtype,
+    string Format,
     string Quantization,
     string ModelDeviceType,
     int MaxConcurrentRequests,

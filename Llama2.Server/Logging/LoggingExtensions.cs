@@ -1,4 +1,3 @@
-using Llama2.Server.Serving;
 using Serilog;
 
 namespace Llama2.Server.Logging;

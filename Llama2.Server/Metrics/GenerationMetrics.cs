@@ -1,5 +1,4 @@
 using Llama2.Engine.Generation;
-using Llama2.Server.Serving;
 
 namespace Llama2.Server.Metrics;
 

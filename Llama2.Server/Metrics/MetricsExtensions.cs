@@ -1,4 +1,3 @@
-using Llama2.Server.Serving;
 using Prometheus;
 
 namespace Llama2.Server.Metrics;

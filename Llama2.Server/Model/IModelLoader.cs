@@ -9,8 +9,9 @@ public interface IModelLoader
 }
 
 /// <summary>
-/// Loads the checkpoint and tokenizer files (relative paths from the working directory), quantizing an fp32 checkpoint
-/// at load when Model:Quantization says so, with a log line per quarter done.
+/// Loads the checkpoint (a .bin, a .gguf or a Hugging Face folder) and the tokenizer (relative paths from the working
+/// directory; no tokenizer: the vocabulary stored with a GGUF or Hugging Face model), quantizing float weights at load
+/// when Model:Quantization says so, with a log line per quarter done.
 /// </summary>
 public sealed class FileModelLoader(ILogger<FileModelLoader>? logger = null) : IModelLoader
 {
@@ -26,7 +27,7 @@ public sealed class FileModelLoader(ILogger<FileModelLoader>? logger = null) : I
             quarters = (int)(fraction * 4);
             _logger.LogInformation("Quantizing {Checkpoint} to q8_0 at load: {Percent:0}%", checkpoint, quarters * 25);
         });
-        return LlamaModel.Load(checkpoint, Path.GetFullPath(options.TokenizerPath),
+        return LlamaModel.Load(checkpoint, options.TokenizerPath.Length > 0 ? Path.GetFullPath(options.TokenizerPath) : null,
             options.QuantizationValue ?? Llama2.Engine.Quantization.None, progress);
     }
 

@@ -18,9 +18,9 @@ public sealed class ModelDownloads(IHttpClientFactory httpClients, ILogger<Model
 
     static IEnumerable<(string Path, ModelSource Source)> Needed(ModelOptions options)
     {
-        if (!File.Exists(options.CheckpointPath) && options.Download.CheckpointSourceFor(options.CheckpointPath) is { } checkpoint)
+        if (!File.Exists(options.CheckpointPath) && !Directory.Exists(options.CheckpointPath) && options.Download.CheckpointSourceFor(options.CheckpointPath) is { } checkpoint)
             yield return (options.CheckpointPath, checkpoint);
-        if (!File.Exists(options.TokenizerPath) && options.Download.TokenizerSourceFor(options.TokenizerPath) is { } tokenizer)
+        if (options.TokenizerPath.Length > 0 && !File.Exists(options.TokenizerPath) && options.Download.TokenizerSourceFor(options.TokenizerPath) is { } tokenizer)
             yield return (options.TokenizerPath, tokenizer);
     }
 

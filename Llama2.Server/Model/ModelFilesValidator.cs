@@ -16,7 +16,8 @@ public sealed class ModelFilesValidator : IValidateOptions<ModelOptions>
         if (string.IsNullOrWhiteSpace(options.CheckpointPath))
             failures.Add("Model:CheckpointPath is empty but Model:TokenizerPath is set: name the checkpoint that tokenizer belongs to " +
                 "(or neither, to serve the shipped default model)");
-        if (options.CheckpointPath.Length > 0 && !File.Exists(options.CheckpointPath) && download.CheckpointSourceFor(options.CheckpointPath) is null)
+        if (options.CheckpointPath.Length > 0 && !File.Exists(options.CheckpointPath) && !Directory.Exists(options.CheckpointPath)
+            && download.CheckpointSourceFor(options.CheckpointPath) is null)
             failures.Add($"Model:CheckpointPath: file not found: {Path.GetFullPath(options.CheckpointPath)} " +
                 "(no Model:Download:CheckpointUrl ending in that file name to fetch it from)");
         if (options.TokenizerPath.Length > 0 && !File.Exists(options.TokenizerPath) && download.TokenizerSourceFor(options.TokenizerPath) is null)

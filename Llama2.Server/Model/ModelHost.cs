@@ -59,10 +59,14 @@ public sealed class ModelHost(
             model.WarmUp(_scheduling.MaxConcurrentSequences); // still "loading": the first requests get optimised kernels
             var scheduler = new GenerationScheduler(model, _scheduling);
             var config = model.Config;
+            if (model.Checkpoint.RepackedBytes > 0)
+                logger.LogInformation("Repacked the GGUF file's Q8_0 matrices into llama2.c's int8 layout at load: {RepackedBytes} bytes in memory",
+                    model.Checkpoint.RepackedBytes);
             logger.LogInformation(
-                "Loaded {Checkpoint} ({FileBytes} bytes, {Parameters} parameters, quantization {Quantization}) in {LoadMs:0.0} ms: " +
-                "{Config}; {Slots} sequence slots, queue {Queue}, {Threads} threads; warmed up in {WarmUpMs:0} ms",
-                model.Checkpoint.Path, model.Checkpoint.FileBytes, config.ParameterCount, model.Checkpoint.Quantization,
+                "Loaded {Checkpoint} ({Format}, {WeightType} weights, {FileBytes} bytes, {Parameters} parameters, quantization {Quantization}) " +
+                "in {LoadMs:0.0} ms: {Config}; {Slots} sequence slots, queue {Queue}, {Threads} threads; warmed up in {WarmUpMs:0} ms",
+                model.Checkpoint.Path, model.Checkpoint.Format, model.Checkpoint.WeightType, model.Checkpoint.FileBytes, config.ParameterCount,
+                model.Checkpoint.Quantization,
                 model.LoadTime.TotalMilliseconds, config.ToString(), _scheduling.MaxConcurrentSequences, _scheduling.MaxQueueLength,
                 Workers.ThreadCount, warmUp.Elapsed.TotalMilliseconds);
             Volatile.Write(ref _loaded, new LoadedModel(model, scheduler, Path.GetFileNameWithoutExtension(model.Checkpoint.Path)));

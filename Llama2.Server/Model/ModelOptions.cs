@@ -12,18 +12,23 @@ public sealed class ModelOptions
     public const string Section = "Model";
 
     /// <summary>
-    /// llama2.c checkpoint (.bin); a relative path is taken from the working directory. When it is missing and
+    /// The model: a llama2.c checkpoint (.bin), a GGUF file (.gguf) or a Hugging Face model folder (config.json,
+    /// safetensors, tokenizer.model); a relative path is taken from the working directory. When it is missing and
     /// <see cref="DownloadOptions.CheckpointUrl"/> is set, it is downloaded there before the server reports ready.
     /// Empty: the shipped default model (see <see cref="DefaultModelPaths"/>).
     /// </summary>
     public string CheckpointPath { get; set; } = "";
 
-    /// <summary>llama2.c tokenizer.bin matching the checkpoint's vocabulary. Empty: tokenizer.bin beside the checkpoint.</summary>
+    /// <summary>
+    /// llama2.c tokenizer.bin matching the checkpoint's vocabulary. Empty: tokenizer.bin beside a .bin checkpoint, the
+    /// model's own vocabulary for a GGUF file or a Hugging Face folder.
+    /// </summary>
     public string TokenizerPath { get; set; } = "";
 
     /// <summary>
-    /// <c>none</c>: the weights as the checkpoint stores them (fp32, or int8 in a version 2 file); <c>q8_0</c>: an fp32
-    /// checkpoint is quantized to int8 in memory at load (about 4× less memory traffic per token).
+    /// <c>none</c>: the weights as the model stores them (fp32, bf16, fp16, or int8 in a version 2 file or a GGUF Q8_0
+    /// file); <c>q8_0</c>: float weights are quantized to int8 in memory at load (4× less memory traffic per token than
+    /// fp32, 2× less than bf16).
     /// </summary>
     public string Quantization { get; set; } = "none";
 

@@ -1,11 +1,5 @@
 using System.Text;
-using Llama2.Server.Api;
-using Llama2.Server.Errors;
 using Llama2.Server.Model;
-using Llama2.Server.OpenApi;
-using Llama2.Server.Serving;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 
 namespace Llama2.Server.OpenAI;
 

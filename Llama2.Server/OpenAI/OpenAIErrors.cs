@@ -1,6 +1,3 @@
-using Llama2.Server.Errors;
-using Microsoft.AspNetCore.Http.HttpResults;
-
 namespace Llama2.Server.OpenAI;
 
 /// <summary>OpenAI's error body: <c>{"error": {"message", "type", "param", "code"}}</c>.</summary>

@@ -5,7 +5,6 @@ using Llama2.Engine.Generation;
 using Llama2.Engine.Sampling;
 using Llama2.Engine.Tokenization;
 using Llama2.Server.Model;
-using Llama2.Server.Serving;
 
 namespace Llama2.Server.OpenAI;
 

@@ -1,11 +1,7 @@
 using System.Text.Json;
 using Llama2.Engine.Chat;
 using Llama2.Engine.Sampling;
-using Llama2.Server.Api;
-using Llama2.Server.Errors;
 using Llama2.Server.Model;
-using Llama2.Server.Serving;
-using Microsoft.Extensions.Options;
 
 namespace Llama2.Server.OpenAI;
 

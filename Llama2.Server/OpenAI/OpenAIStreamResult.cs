@@ -1,6 +1,4 @@
 using Llama2.Engine.Generation;
-using Llama2.Server.Errors;
-using Llama2.Server.Serving;
 
 namespace Llama2.Server.OpenAI;
 

@@ -1,5 +1,3 @@
-using Llama2.Server.Errors;
-
 namespace Llama2.Server.Serving;
 
 /// <summary>What a generation that failed after the scheduler accepted it answers, whichever API it came through.</summary>

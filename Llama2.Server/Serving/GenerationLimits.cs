@@ -1,10 +1,7 @@
 using Llama2.Engine.Generation;
 using Llama2.Engine.Sampling;
 using Llama2.Engine.Tokenization;
-using Llama2.Server.Api;
-using Llama2.Server.Errors;
 using Llama2.Server.Model;
-using Microsoft.Extensions.Options;
 
 namespace Llama2.Server.Serving;
 

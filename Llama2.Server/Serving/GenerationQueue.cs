@@ -1,7 +1,4 @@
-using Llama2.Server.Api;
-using Llama2.Server.Errors;
 using Llama2.Server.Model;
-using Microsoft.Extensions.Options;
 
 namespace Llama2.Server.Serving;
 

@@ -1,9 +1,7 @@
 using System.Globalization;
 using Llama2.Engine.Generation;
-using Llama2.Server.Errors;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Json;
-using Microsoft.Extensions.Options;
 
 namespace Llama2.Server.Serving;
 

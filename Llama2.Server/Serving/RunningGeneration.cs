@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Llama2.Engine.Generation;
 using Llama2.Engine.Scheduling;
-using Llama2.Server.Errors;
 
 namespace Llama2.Server.Serving;
 

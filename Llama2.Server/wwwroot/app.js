@@ -69,7 +69,7 @@ async function loadInfo() {
   const m = info.model;
   $("model").textContent = `${info.model_id} · ${formatCount(m.parameters)} parameters · dim ${m.dim}, ` +
     `${m.n_layers} layers, ${m.n_heads} heads (${m.n_kv_heads} kv) · vocab ${m.vocab_size} · context ${m.seq_len} · ` +
-    (info.quantization === "none" ? "fp32" : `int8 ${info.quantization}`);
+    (info.quantization === "none" ? shortDtype(info.model_dtype) : `int8 ${info.quantization}`) + ` · ${info.format}`;
   $("model").title = `${info.router} ${info.version} · ${info.model_dtype} on ${info.model_device_type}, ` +
     `${info.threads} threads · ${info.max_concurrent_sequences} sequences at once, queue of ${info.max_queue_length}`;
   countPromptTokens();
@@ -95,11 +95,13 @@ async function countPromptTokens() {
 
 function showLimits() {
   const room = info.max_total_tokens - (promptTokens ?? 1);
-  const max = Math.max(1, Math.min(info.max_new_tokens, room));
+  // A server that shifts by default goes on past the context: only max_new_tokens' own limit applies.
+  const max = info.context_shift ? info.max_new_tokens : Math.max(1, Math.min(info.max_new_tokens, room));
   maxNewTokens.max = max;
   if (!maxTouched && Number(maxNewTokens.value) > max) maxNewTokens.value = max;
   $("prompt-tokens").textContent = promptTokens === null ? "" :
-    room > 0 ? `${promptTokens} tokens · room for ${room} more` : `${promptTokens} tokens · longer than the context`;
+    room > 0 ? `${promptTokens} tokens · room for ${room} more` + (info.context_shift ? " before the context shifts" : "")
+      : `${promptTokens} tokens · longer than the context` + (info.context_shift ? " (it will be shifted)" : "");
 }
 
 // ---- generation ----
@@ -189,6 +191,11 @@ function setState(state) {
   generateButton.disabled = running;
   stopButton.disabled = !running;
   output.setAttribute("aria-busy", String(running));
+}
+
+// /info's model_dtype as the playground names it.
+function shortDtype(dtype) {
+  return { float32: "fp32", bfloat16: "bf16", float16: "fp16" }[dtype] ?? dtype;
 }
 
 function formatCount(n) {

@@ -31,7 +31,7 @@ export function initChat() {
 // Once /info is known: the model's name for requests, and the most tokens a reply may ask for.
 export function chatLimits(info) {
   modelId = info.model_id;
-  maxTokens.max = Math.min(info.max_new_tokens, info.max_total_tokens - 1);
+  maxTokens.max = info.context_shift ? info.max_new_tokens : Math.min(info.max_new_tokens, info.max_total_tokens - 1);
   if (Number(maxTokens.value) > Number(maxTokens.max)) maxTokens.value = maxTokens.max;
 }
 

@@ -1,9 +1,5 @@
 using System.Runtime.InteropServices;
-using Llama2.Engine.Model;
 using Llama2.Engine.Tokenization;
-using Llama2.Training.Data;
-using Llama2.Training.Tests.TestData;
-using Llama2.Training.Tokenization;
 
 namespace Llama2.Training.Tests.Data;
 

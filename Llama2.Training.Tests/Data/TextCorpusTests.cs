@@ -1,6 +1,3 @@
-using System.Text;
-using Llama2.Training.Data;
-
 namespace Llama2.Training.Tests.Data;
 
 public sealed class TextCorpusTests

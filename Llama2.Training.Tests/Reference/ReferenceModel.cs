@@ -1,6 +1,3 @@
-using Llama2.Engine.Model;
-using Llama2.Training.Model;
-
 namespace Llama2.Training.Tests.Reference;
 
 /// <summary>model.py's Transformer in double precision over <see cref="ReferenceOps"/>, on a flat parameter vector in the trainer's layout.</summary>

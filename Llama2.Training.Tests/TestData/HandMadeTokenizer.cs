@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Llama2.Training.Tests.TestData;
 
 /// <summary>Writes a llama2.c tokenizer.bin from given pieces: the three special tokens and 256 byte tokens first.</summary>

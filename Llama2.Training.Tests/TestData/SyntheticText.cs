@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Llama2.Training.Tests.TestData;
 
 /// <summary>

@@ -1,6 +1,4 @@
 using Llama2.Engine.Tokenization;
-using Llama2.Training.Tests.TestData;
-using Llama2.Training.Tokenization;
 
 namespace Llama2.Training.Tests.Tokenization;
 

@@ -1,5 +1,3 @@
-using Llama2.Training.Tokenization;
-
 namespace Llama2.Training.Tests.Tokenization;
 
 public sealed class StretchesTests

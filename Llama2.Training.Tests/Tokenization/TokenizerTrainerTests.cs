@@ -1,8 +1,4 @@
-using System.Text;
 using Llama2.Engine.Tokenization;
-using Llama2.Training.Data;
-using Llama2.Training.Tests.TestData;
-using Llama2.Training.Tokenization;
 
 namespace Llama2.Training.Tests.Tokenization;
 

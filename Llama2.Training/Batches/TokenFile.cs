@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
+using Llama2.Engine.Formats;
 using Llama2.Training.Data;
 
 namespace Llama2.Training.Batches;
@@ -9,25 +9,19 @@ namespace Llama2.Training.Batches;
 /// as llama2.c's pretokenize writes them, or 32-bit ones for larger vocabularies; nothing else. Memory-mapped, so a
 /// corpus larger than memory trains without being read whole.
 /// </summary>
-public sealed unsafe class TokenFile : ITokenSource, IDisposable
+public sealed class TokenFile : ITokenSource, IDisposable
 {
-    readonly MemoryMappedFile? _file;
-    readonly MemoryMappedViewAccessor? _view;
-    readonly byte* _base;
+    readonly MappedFile _file;
 
-    TokenFile(string path, TokenDataType dataType, long count, MemoryMappedFile? file, MemoryMappedViewAccessor? view, byte* pointer)
+    TokenFile(MappedFile file, TokenDataType dataType)
     {
-        Path = path;
-        DataType = dataType;
-        Count = count;
         _file = file;
-        _view = view;
-        _base = pointer;
+        DataType = dataType;
     }
 
-    public string Path { get; }
+    public string Path => _file.Path;
     public TokenDataType DataType { get; }
-    public long Count { get; }
+    public long Count => _file.Length / DataType.BytesPerToken();
 
     /// <summary>
     /// Opens a token file; a missing file is a <see cref="FileNotFoundException"/>, one that is not a whole number of
@@ -39,12 +33,7 @@ public sealed unsafe class TokenFile : ITokenSource, IDisposable
         long length = new FileInfo(path).Length;
         int size = dataType.BytesPerToken();
         if (length % size != 0) throw new InvalidDataException($"{path} is {length} bytes, not a whole number of {8 * size}-bit tokens");
-        if (length == 0) return new TokenFile(path, dataType, 0, null, null, null);
-        var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, 0, MemoryMappedFileAccess.Read);
-        var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-        byte* pointer = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-        return new TokenFile(path, dataType, length / size, file, view, pointer + view.PointerOffset);
+        return new TokenFile(MappedFile.Open(path), dataType);
     }
 
     public void CopyTo(long start, Span<int> destination)
@@ -52,19 +41,13 @@ public sealed unsafe class TokenFile : ITokenSource, IDisposable
         if (start < 0 || start > Count - destination.Length) throw new ArgumentOutOfRangeException(nameof(start));
         if (DataType == TokenDataType.Int32)
         {
-            var tokens32 = new ReadOnlySpan<byte>(_base + 4 * start, 4 * destination.Length);
+            var tokens32 = _file.Bytes(4 * start, 4 * destination.Length);
             for (int i = 0; i < destination.Length; i++) destination[i] = BinaryPrimitives.ReadInt32LittleEndian(tokens32[(4 * i)..]);
             return;
         }
-        var tokens = new ReadOnlySpan<byte>(_base + 2 * start, 2 * destination.Length);
+        var tokens = _file.Bytes(2 * start, 2 * destination.Length);
         for (int i = 0; i < destination.Length; i++) destination[i] = BinaryPrimitives.ReadUInt16LittleEndian(tokens[(2 * i)..]);
     }
 
-    public void Dispose()
-    {
-        if (_view is null) return;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _file!.Dispose();
-    }
+    public void Dispose() => _file.Dispose();
 }
