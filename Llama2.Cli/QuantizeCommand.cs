@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Llama2.Engine.Model;
 using Llama2.Engine.Progress;
 
@@ -12,7 +13,10 @@ public static class QuantizeCommand
 {
     public static Command Create()
     {
-        var input = new Argument<string>("input") { Description = "an fp32 llama2.c checkpoint (version 0 or 1)" };
+        var input = new Argument<string>("input")
+        {
+            Description = "an fp32 llama2.c checkpoint (version 0 or 1); for a Hugging Face folder or GGUF file, use convert --version 2",
+        };
         var output = new Argument<string>("output") { Description = "the int8 (version 2) checkpoint to write" };
         var groupSize = GroupSizeOption.Create();
 
@@ -40,13 +44,25 @@ public static class QuantizeCommand
         try
         {
             int fitted;
+            long inputBytes;
             using (var source = Checkpoint.Open(input))
+            {
+                // A Hugging Face folder or GGUF file needs its vocabulary written too, and a check that a .bin can
+                // describe it: convert does both.
+                if (!source.Format.StartsWith("llama2.c", StringComparison.Ordinal))
+                {
+                    bar.Complete();
+                    Console.Error.WriteLine($"error: {input} is a {source.Format} model, not a llama2.c checkpoint; " +
+                        $"`convert {input} {output} --version 2` writes its int8 checkpoint and tokenizer.bin");
+                    return 1;
+                }
                 fitted = GroupSizeOption.Fit(source.Config, groupSize);
+                inputBytes = source.FileBytes;
+            }
             var layout = CheckpointQuantizer.QuantizeFile(input, output, fitted,
                 bar.ForFraction($"quantizing {Path.GetFileName(input)} to {Path.GetFileName(output)}"), cancellationToken);
             bar.Complete();
-            long inputBytes = new FileInfo(input).Length;
-            Console.Error.WriteLine($"wrote {output}: {layout.FileBytes} bytes ({(double)inputBytes / layout.FileBytes:F1}× smaller), " +
+            Console.Error.WriteLine($"wrote {output}: {layout.FileBytes} bytes, {((double)layout.FileBytes / inputBytes).ToString("0.00", CultureInfo.InvariantCulture)}× the input's size, " +
                 $"Q8_0, group size {layout.GroupSize}");
             return 0;
         }

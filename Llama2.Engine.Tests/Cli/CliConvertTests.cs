@@ -61,6 +61,18 @@ public sealed class CliConvertTests : IDisposable
     }
 
     [Fact]
+    public void Quantize_sends_a_hugging_face_folder_to_convert_and_writes_nothing()
+    {
+        var folder = HuggingFace(new HuggingFaceOptions { Storage = Storage.BF16 });
+        var output = _dir.File("quantized-folder.bin");
+        var (exit, _, stderr) = RunCli("quantize", folder, output);
+        Assert.Equal(1, exit);
+        Assert.Contains($"{folder} is a safetensors model, not a llama2.c checkpoint; `convert {folder} {output} --version 2`", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
     public void Runs_a_bf16_hugging_face_folder_directly_with_its_own_vocabulary_as_the_bin_of_its_rounded_weights_runs()
     {
         var folder = HuggingFace(new HuggingFaceOptions { Storage = Storage.BF16, Shards = 2 });
