@@ -1,4 +1,3 @@
-using Llama2.Engine.Model;
 using Llama2.Engine.Tests.Formats;
 using static Llama2.Engine.Tests.Cli.CliTests;
 using static Llama2.Engine.Tests.Formats.ForeignModels;

@@ -1,5 +1,4 @@
 using Llama2.Engine.Formats;
-using Llama2.Engine.Model;
 using static Llama2.Engine.Tests.Formats.ForeignModels;
 
 namespace Llama2.Engine.Tests.Formats;

@@ -1,5 +1,3 @@
-using Llama2.Engine.Inference;
-using Llama2.Engine.Model;
 using static Llama2.Engine.Tests.Formats.ForeignModels;
 
 namespace Llama2.Engine.Tests.Formats;

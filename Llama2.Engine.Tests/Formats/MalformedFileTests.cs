@@ -1,8 +1,6 @@
 using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json.Nodes;
 using Llama2.Engine.Formats;
-using Llama2.Engine.Model;
 using static Llama2.Engine.Tests.Formats.ForeignModels;
 
 namespace Llama2.Engine.Tests.Formats;

@@ -1,7 +1,6 @@
 using Llama2.Engine.Formats;
 using Llama2.Engine.Formats.Gguf;
 using Llama2.Engine.Formats.SafeTensors;
-using Llama2.Engine.Model;
 using static Llama2.Engine.Tests.Formats.ForeignModels;
 
 namespace Llama2.Engine.Tests.Formats;

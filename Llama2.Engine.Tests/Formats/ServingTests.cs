@@ -1,8 +1,6 @@
 using System.Runtime.InteropServices;
 using Llama2.Engine.Formats;
-using Llama2.Engine.Inference;
 using Llama2.Engine.Kernels;
-using Llama2.Engine.Model;
 using static Llama2.Engine.Tests.Formats.ForeignModels;
 
 namespace Llama2.Engine.Tests.Formats;

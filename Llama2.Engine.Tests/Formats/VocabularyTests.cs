@@ -1,8 +1,6 @@
 using Llama2.Engine.Formats;
 using Llama2.Engine.Formats.Gguf;
 using Llama2.Engine.Formats.SentencePiece;
-using Llama2.Engine.Model;
-using Llama2.Engine.Tokenization;
 
 namespace Llama2.Engine.Tests.Formats;
 

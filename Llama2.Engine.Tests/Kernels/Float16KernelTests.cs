@@ -1,6 +1,5 @@
 using System.Runtime.Intrinsics;
 using Llama2.Engine.Kernels;
-using Llama2.Engine.Tests.TestData;
 
 namespace Llama2.Engine.Tests.Kernels;
 

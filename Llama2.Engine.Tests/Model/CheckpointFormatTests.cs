@@ -1,7 +1,4 @@
 using System.Buffers.Binary;
-using Llama2.Engine.Inference;
-using Llama2.Engine.Model;
-using Llama2.Engine.Tests.TestData;
 
 namespace Llama2.Engine.Tests.Model;
 

@@ -1,5 +1,3 @@
-using Llama2.Engine.Model;
-
 namespace Llama2.Engine.Tests.Model;
 
 /// <summary>The model the repository ships (Llama2.Engine/DefaultModel/), as every program that references the engine finds it.</summary>

@@ -1,8 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using Llama2.Engine.Inference;
 using Llama2.Engine.Kernels;
-using Llama2.Engine.Model;
 
 namespace Llama2.Engine.Tests.Model;
 
