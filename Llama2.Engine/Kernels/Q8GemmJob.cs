@@ -239,8 +239,11 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
                 for (int t0 = 0; t0 < _tokens; t0 += TokenChunk)
                 {
                     int tokens = Math.Min(TokenChunk, _tokens - t0);
-                    Block<TInt, TFloat, TOps>(p.W, row0, rows, t0, tokens, res, packed, packedScales, panelColumns);
-                    if (_mode == Epilogue.SwiGlu) Block<TInt, TFloat, TOps>(p.W3, row0, rows, t0, tokens, res3, packed, packedScales, panelColumns);
+                    // The block read after this one: W3's rows beside W1's, else the next block of rows.
+                    bool swiGlu = _mode == Epilogue.SwiGlu;
+                    Block<TInt, TFloat, TOps>(p.W, row0, rows, t0, tokens, res, packed, packedScales, panelColumns,
+                        swiGlu ? p.W3 : p.W, swiGlu ? row0 : row0 + RowBlock);
+                    if (swiGlu) Block<TInt, TFloat, TOps>(p.W3, row0, rows, t0, tokens, res3, packed, packedScales, panelColumns, p.W, row0 + RowBlock);
                     for (int t = 0; t < tokens; t++)
                         Finish(p.Out + (long)(t0 + t) * p.Rows + row0, res + t * RowBlock, res3 + t * RowBlock, rows);
                 }
@@ -279,7 +282,7 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
 
     /// <summary>res[t · RowBlock + r] = row0 + r of W against token t0 + t, for RowBlock rows (those past the matrix give 0).</summary>
     void Block<TInt, TFloat, TOps>(WeightMatrix w, int row0, int rows, int t0, int tokens, float* res,
-        int* packed, float* packedScales, int panelColumns)
+        int* packed, float* packedScales, int panelColumns, WeightMatrix next, int nextRow0)
         where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
         int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes;
@@ -298,7 +301,7 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
                     Q8Tiles.Pack<TInt, TFloat, TOps>(w.Q8Values + (long)row * n, w.Q8Scales + (long)row * groups, blockRows, n, gs,
                         k0, columns / 2, packed + b * blockStride, packedScales + b * scalesStride);
                 }
-                if (sub == 0 && StreamsWeights) PrefetchPanel(w, row0, rows, k0 + panelColumns, n);
+                if (sub == 0 && StreamsWeights) PrefetchPanel(w, row0, rows, k0 + panelColumns, n, next, nextRow0);
                 short* x = _x + (long)t0 * n + k0;
                 float* xs = _xs + (long)t0 * groups + k0 / gs;
                 var tile = new TileCall<TInt, TFloat, TOps>(packed, blockStride, packedScales, scalesStride, panelGroups, gs, n, groups, x, xs, res + sub);
@@ -323,11 +326,20 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
 
     /// <summary>
     /// A few tokens (bound by reading the weights): the block's rows of the next panel (columns k0 .. k0 + PanelColumns)
-    /// into L2 while this panel's tiles run, so that packing it does not wait on memory with sixteen row streams at once.
+    /// into L2 while this panel's tiles run, so that packing it does not wait on memory with sixteen row streams at once;
+    /// after the last panel, the first panel of the block read next (<paramref name="next"/>'s rows from
+    /// <paramref name="nextRow0"/>).
     /// </summary>
-    static void PrefetchPanel(WeightMatrix w, int row0, int rows, int k0, int n)
+    static void PrefetchPanel(WeightMatrix w, int row0, int rows, int k0, int n, WeightMatrix next, int nextRow0)
     {
-        if (k0 >= n || !Sse.IsSupported) return;
+        if (!Sse.IsSupported) return;
+        if (k0 >= n)
+        {
+            w = next;
+            row0 = nextRow0;
+            rows = Math.Min(RowBlock, w.Rows - row0);
+            k0 = 0;
+        }
         int end = Math.Min(k0 + PanelColumns, n);
         for (int r = 0; r < rows; r++)
         {
