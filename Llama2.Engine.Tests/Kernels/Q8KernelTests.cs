@@ -14,7 +14,7 @@ public sealed unsafe class Q8KernelTests
     // tokens, groups of 8 to 128, and rows longer than one packed panel (1024 columns).
     static readonly (int N, int Rows, int Tokens, int GroupSize)[] Sizes =
         [(64, 1, 1, 64), (64, 16, 2, 32), (48, 37, 3, 16), (128, 33, 7, 64), (96, 20, 8, 32), (256, 5, 13, 128),
-         (2048 + 64, 18, 9, 64), (32, 40, 6, 8), (160, 3, 5, 32)];
+         (2048 + 64, 18, 9, 64), (32, 40, 6, 8), (160, 3, 5, 32), (192, 35, 3, 64)];
 
     /// <summary>A random Q8_0 matrix: values in [−127, 127], scales around 0.01, one group of zeros with scale 0.</summary>
     sealed class Matrix

@@ -20,7 +20,8 @@ internal readonly unsafe struct Q8Projection(WeightMatrix w, WeightMatrix w3, fl
 /// <list type="bullet">
 /// <item>One token (decoding, bound by reading the weights): each thread takes one contiguous share and reads its rows
 /// front to back, each one dot product (<see cref="Q8Tiles.Row{TInt, TFloat, TOps}"/>); the int8 values and the scales
-/// are two separate sequential streams.</item>
+/// are two separate sequential streams. With AVX-512 up to three tokens go the same way, each row against every token
+/// while its values are in registers.</item>
 /// <item>More tokens: each block is packed a panel of columns at a time, and tiles of up to 6 tokens go over one or four
 /// packed sub-blocks of rows at once (<see cref="Q8Tiles.Tile{TInt, TFloat, TOps, TTokens, TBlocks}"/>).</item>
 /// </list>
@@ -31,6 +32,10 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
     public const int RowBlock = 64;
     // As GemmJob: up to this many tokens a pass is bound by reading the weights.
     const int StreamingTokens = 8;
+    // Up to this many tokens with AVX-512 the rows are read as decoding reads them (Decode), not packed: a row kernel sums
+    // each group of each token across lanes, which costs more per multiply-add than the tiles once packing is shared by
+    // four tokens or more (measured: ×1.1 faster for 2–3 tokens, ×0.75 for 8).
+    const int RowTokens = 3;
     // Columns packed at a time (a multiple of the group size): four blocks of up to 16 rows × 256 columns × 2 bytes
     // = 32 KiB, which stay in L1 while the tiles of tokens go over them.
     const int PanelColumns = 256;
@@ -74,12 +79,22 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
     {
         public void Run<TInt, TFloat, TOps>() where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
         {
-            if (job._tokens == 1) job.Decode<TInt, TFloat, TOps>(start, end);
+            if (job.ReadsRows(TOps.Lanes)) job.Decode<TInt, TFloat, TOps>(start, end);
             else job.Batch<TInt, TFloat, TOps>(start, end);
         }
 
         public void RunScalar() => job.Scalar(start, end);
     }
+
+    /// <summary>
+    /// Whether the pass reads the weight rows as decoding does (<see cref="Decode"/>) rather than packing them for tiles:
+    /// one token, or with AVX-512 up to <see cref="RowTokens"/> tokens whose terms of a block of rows fit the stack.
+    /// </summary>
+    bool ReadsRows(int lanes) => _tokens == 1 ||
+        (_tokens <= RowTokens && lanes == 16 && Avx512F.IsSupported && (long)_tokens * 16 * (_n / _groupSize) <= MaxRowTerms);
+
+    // Floats of terms Decode keeps on the stack for a few tokens (128 KiB).
+    const int MaxRowTerms = 32 * 1024;
 
     /// <summary>The part of the chunk [start, end) in projection i: its first block there and how many (0 or less: none).</summary>
     (Q8Projection P, int From, int Blocks) Part(int i, int start, int end)
@@ -91,25 +106,28 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
     }
 
     /// <summary>
-    /// Decoding: the chunk's rows of each projection one after another, read front to back, a vector of rows (lanes) at a
-    /// time; for SwiGLU each vector's W1 rows, then its W3 rows.
+    /// Decoding, and with AVX-512 a few tokens (<see cref="ReadsRows"/>): the chunk's rows of each projection one after
+    /// another, read front to back, a vector of rows (lanes) at a time, each row against every token; for SwiGLU each
+    /// vector's W1 rows, then its W3 rows.
     /// </summary>
     void Decode<TInt, TFloat, TOps>(int start, int end) where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
-        int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes;
+        int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes, tokens = _tokens;
         bool runs = lanes == 16 && Avx512F.IsSupported; // BlockTerms512: a block's groups as one run, rows G terms apart
         int stride = runs ? groups : (groups + lanes - 1) / lanes * lanes;
-        int* scratch = stackalloc int[lanes * lanes];
-        float* terms = stackalloc float[lanes * stride + lanes]; // SumRows' last square may read past the last row
+        int termsStride = lanes * stride + lanes; // SumRows' last square may read past the last row
+        int* scratch = stackalloc int[tokens == 1 ? lanes * lanes : tokens * 256];
+        float* terms = stackalloc float[tokens * termsStride];
         float* square = stackalloc float[lanes * lanes];
-        float* sums = stackalloc float[lanes];
+        float* sums = stackalloc float[tokens * lanes];
         int* xOffsets = stackalloc int[groups + 16];
-        float* xsRepeated = stackalloc float[groups + 16];
+        float* xsRepeated = stackalloc float[tokens * (groups + 16)];
         for (int g = 0; g < groups + 16; g++)
         {
             xOffsets[g] = g % groups * gs;
-            xsRepeated[g] = _xs[g % groups];
+            for (int t = 0; t < tokens; t++) xsRepeated[t * (groups + 16) + g] = _xs[t * groups + g % groups];
         }
+        var at = new RowsCall(terms, termsStride, stride, scratch, square, sums, runs, xOffsets, xsRepeated);
         for (int i = 0; i < 3; i++)
         {
             var (p, from, blocks) = Part(i, start, end);
@@ -118,31 +136,63 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
             for (int r0 = from * RowBlock; r0 < r1; r0 += lanes)
             {
                 int rows = Math.Min(lanes, r1 - r0);
-                Sums<TInt, TFloat, TOps>(p.W, r0, rows, terms, stride, scratch, square, sums, runs, xOffsets, xsRepeated);
-                float* o = p.Out + r0;
+                Sums<TInt, TFloat, TOps>(p.W, r0, rows, at);
                 if (_mode == Epilogue.SwiGlu)
                 {
-                    for (int r = 0; r < rows; r++) o[r] = sums[r];
-                    Sums<TInt, TFloat, TOps>(p.W3, r0, rows, terms, stride, scratch, square, sums, runs, xOffsets, xsRepeated);
+                    for (int t = 0; t < tokens; t++)
+                        new Span<float>(sums + t * lanes, rows).CopyTo(new Span<float>(p.Out + (long)t * p.Rows + r0, rows));
+                    Sums<TInt, TFloat, TOps>(p.W3, r0, rows, at);
                 }
-                Finish(o, _mode == Epilogue.SwiGlu ? o : sums, sums, rows);
+                for (int t = 0; t < tokens; t++)
+                {
+                    float* o = p.Out + (long)t * p.Rows + r0;
+                    Finish(o, _mode == Epilogue.SwiGlu ? o : sums + t * lanes, sums + t * lanes, rows);
+                }
             }
         }
     }
 
-    /// <summary>sums[r] = row r0 + r of W against the token, for rows ≤ lanes rows.</summary>
-    void Sums<TInt, TFloat, TOps>(WeightMatrix w, int r0, int rows, float* terms, int stride, int* scratch, float* square, float* sums,
-        bool runs, int* xOffsets, float* xsRepeated)
+    /// <summary>The scratch space of <see cref="Decode"/>.</summary>
+    readonly struct RowsCall(float* terms, int termsStride, int stride, int* scratch, float* square, float* sums, bool runs,
+        int* xOffsets, float* xsRepeated)
+    {
+        public readonly float* Terms = terms, Square = square, Sums = sums, XsRepeated = xsRepeated;
+        public readonly int TermsStride = termsStride, Stride = stride;
+        public readonly int* Scratch = scratch, XOffsets = xOffsets;
+        public readonly bool Runs = runs;
+    }
+
+    /// <summary>sums[t · lanes + r] = row r0 + r of W against token t, for rows ≤ lanes rows.</summary>
+    void Sums<TInt, TFloat, TOps>(WeightMatrix w, int r0, int rows, in RowsCall at)
         where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
-        int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes;
-        if (runs)
-            Q8Tiles.BlockTerms512(w.Q8Values + (long)r0 * n, w.Q8Scales + (long)r0 * groups, rows, groups, gs, _x, xOffsets, xsRepeated, terms);
+        int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes, stride = at.Stride;
+        if (at.Runs)
+        {
+            sbyte* wr = w.Q8Values + (long)r0 * n;
+            float* ws = w.Q8Scales + (long)r0 * groups;
+            int xsStride = groups + 16;
+            switch (_tokens)
+            {
+                case 1: Q8Tiles.BlockTerms512<Count1>(wr, ws, rows, groups, gs, _x, n, at.XOffsets, at.XsRepeated, xsStride, at.Terms, at.TermsStride, at.Scratch); break;
+                case 2: Q8Tiles.BlockTerms512<Count2>(wr, ws, rows, groups, gs, _x, n, at.XOffsets, at.XsRepeated, xsStride, at.Terms, at.TermsStride, at.Scratch); break;
+                case 3: Q8Tiles.BlockTerms512<Count3>(wr, ws, rows, groups, gs, _x, n, at.XOffsets, at.XsRepeated, xsStride, at.Terms, at.TermsStride, at.Scratch); break;
+                case 4: Q8Tiles.BlockTerms512<Count4>(wr, ws, rows, groups, gs, _x, n, at.XOffsets, at.XsRepeated, xsStride, at.Terms, at.TermsStride, at.Scratch); break;
+                case 5: Q8Tiles.BlockTerms512<Count5>(wr, ws, rows, groups, gs, _x, n, at.XOffsets, at.XsRepeated, xsStride, at.Terms, at.TermsStride, at.Scratch); break;
+                case 6: Q8Tiles.BlockTerms512<Count6>(wr, ws, rows, groups, gs, _x, n, at.XOffsets, at.XsRepeated, xsStride, at.Terms, at.TermsStride, at.Scratch); break;
+                case 7: Q8Tiles.BlockTerms512<Count7>(wr, ws, rows, groups, gs, _x, n, at.XOffsets, at.XsRepeated, xsStride, at.Terms, at.TermsStride, at.Scratch); break;
+                default: Q8Tiles.BlockTerms512<Count8>(wr, ws, rows, groups, gs, _x, n, at.XOffsets, at.XsRepeated, xsStride, at.Terms, at.TermsStride, at.Scratch); break;
+            }
+        }
         else for (int r = 0; r < rows; r++)
             Q8Tiles.RowTerms<TInt, TFloat, TOps>(w.Q8Values + (long)(r0 + r) * n, w.Q8Scales + (long)(r0 + r) * groups, _x, _xs, n, gs,
-                scratch, terms + r * stride);
-        if (rows < lanes) new Span<float>(terms + rows * stride, (lanes - rows) * stride).Clear();
-        TOps.StoreFloat(sums, Q8Tiles.SumRows<TInt, TFloat, TOps>(terms, stride, groups, square));
+                at.Scratch, at.Terms + r * stride);
+        for (int t = 0; t < _tokens; t++)
+        {
+            float* terms = at.Terms + t * at.TermsStride;
+            if (rows < lanes) new Span<float>(terms + rows * stride, (lanes - rows) * stride).Clear();
+            TOps.StoreFloat(at.Sums + t * lanes, Q8Tiles.SumRows<TInt, TFloat, TOps>(terms, stride, groups, at.Square));
+        }
     }
 
     /// <summary>runq.c's loop, for every token and row of the chunk.</summary>
@@ -189,8 +239,11 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
                 for (int t0 = 0; t0 < _tokens; t0 += TokenChunk)
                 {
                     int tokens = Math.Min(TokenChunk, _tokens - t0);
-                    Block<TInt, TFloat, TOps>(p.W, row0, rows, t0, tokens, res, packed, packedScales, panelColumns);
-                    if (_mode == Epilogue.SwiGlu) Block<TInt, TFloat, TOps>(p.W3, row0, rows, t0, tokens, res3, packed, packedScales, panelColumns);
+                    // The block read after this one: W3's rows beside W1's, else the next block of rows.
+                    bool swiGlu = _mode == Epilogue.SwiGlu;
+                    Block<TInt, TFloat, TOps>(p.W, row0, rows, t0, tokens, res, packed, packedScales, panelColumns,
+                        swiGlu ? p.W3 : p.W, swiGlu ? row0 : row0 + RowBlock);
+                    if (swiGlu) Block<TInt, TFloat, TOps>(p.W3, row0, rows, t0, tokens, res3, packed, packedScales, panelColumns, p.W, row0 + RowBlock);
                     for (int t = 0; t < tokens; t++)
                         Finish(p.Out + (long)(t0 + t) * p.Rows + row0, res + t * RowBlock, res3 + t * RowBlock, rows);
                 }
@@ -229,7 +282,7 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
 
     /// <summary>res[t · RowBlock + r] = row0 + r of W against token t0 + t, for RowBlock rows (those past the matrix give 0).</summary>
     void Block<TInt, TFloat, TOps>(WeightMatrix w, int row0, int rows, int t0, int tokens, float* res,
-        int* packed, float* packedScales, int panelColumns)
+        int* packed, float* packedScales, int panelColumns, WeightMatrix next, int nextRow0)
         where TInt : struct where TFloat : struct where TOps : struct, IQ8Ops<TInt, TFloat>
     {
         int n = _n, gs = _groupSize, groups = n / gs, lanes = TOps.Lanes;
@@ -248,7 +301,7 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
                     Q8Tiles.Pack<TInt, TFloat, TOps>(w.Q8Values + (long)row * n, w.Q8Scales + (long)row * groups, blockRows, n, gs,
                         k0, columns / 2, packed + b * blockStride, packedScales + b * scalesStride);
                 }
-                if (sub == 0 && StreamsWeights) PrefetchPanel(w, row0, rows, k0 + panelColumns, n);
+                if (sub == 0 && StreamsWeights) PrefetchPanel(w, row0, rows, k0 + panelColumns, n, next, nextRow0);
                 short* x = _x + (long)t0 * n + k0;
                 float* xs = _xs + (long)t0 * groups + k0 / gs;
                 var tile = new TileCall<TInt, TFloat, TOps>(packed, blockStride, packedScales, scalesStride, panelGroups, gs, n, groups, x, xs, res + sub);
@@ -273,11 +326,20 @@ internal readonly unsafe struct Q8GemmJob : IRowJob
 
     /// <summary>
     /// A few tokens (bound by reading the weights): the block's rows of the next panel (columns k0 .. k0 + PanelColumns)
-    /// into L2 while this panel's tiles run, so that packing it does not wait on memory with sixteen row streams at once.
+    /// into L2 while this panel's tiles run, so that packing it does not wait on memory with sixteen row streams at once;
+    /// after the last panel, the first panel of the block read next (<paramref name="next"/>'s rows from
+    /// <paramref name="nextRow0"/>).
     /// </summary>
-    static void PrefetchPanel(WeightMatrix w, int row0, int rows, int k0, int n)
+    static void PrefetchPanel(WeightMatrix w, int row0, int rows, int k0, int n, WeightMatrix next, int nextRow0)
     {
-        if (k0 >= n || !Sse.IsSupported) return;
+        if (!Sse.IsSupported) return;
+        if (k0 >= n)
+        {
+            w = next;
+            row0 = nextRow0;
+            rows = Math.Min(RowBlock, w.Rows - row0);
+            k0 = 0;
+        }
         int end = Math.Min(k0 + PanelColumns, n);
         for (int r = 0; r < rows; r++)
         {

@@ -7,8 +7,12 @@ namespace Llama2.Engine.Kernels;
 /// <summary>How many tokens (or packed blocks of rows) a tile runs at once, as a type, so that the JIT compiles one copy of
 /// the tile per count and drops the unused accumulators.</summary>
 internal interface ITileCount { static abstract int Count { get; } }
+internal struct Count8 : ITileCount { public static int Count => 8; }
+internal struct Count7 : ITileCount { public static int Count => 7; }
 internal struct Count6 : ITileCount { public static int Count => 6; }
+internal struct Count5 : ITileCount { public static int Count => 5; }
 internal struct Count4 : ITileCount { public static int Count => 4; }
+internal struct Count3 : ITileCount { public static int Count => 3; }
 internal struct Count2 : ITileCount { public static int Count => 2; }
 internal struct Count1 : ITileCount { public static int Count => 1; }
 
@@ -69,14 +73,19 @@ internal static unsafe class Q8Tiles
     }
 
     /// <summary>
-    /// <see cref="RowTerms{TInt, TFloat, TOps}"/> for <paramref name="rows"/> consecutive rows at once with AVX-512: their
-    /// groups are one run in memory (row after row, values and scales alike), taken sixteen at a time whatever row they
-    /// belong to, so that every halving tree is full even when a row has fewer than sixteen groups or not a multiple of
-    /// sixteen. Group f is group f mod G of its row: its activations are at x + xOffsets[f mod G + i] for the i-th group
-    /// of a run starting at f, and its activation scale at xsRepeated[f mod G + i] (both tables G + 16 long, repeating
-    /// the row's G entries). terms[f] for f &lt; rows · G, so row r's terms are at terms + r · G.
+    /// <see cref="RowTerms{TInt, TFloat, TOps}"/> for <paramref name="rows"/> consecutive rows at once with AVX-512, against
+    /// TTokens tokens (n int16 apart): the rows' groups are one run in memory (row after row, values and scales alike),
+    /// taken sixteen at a time whatever row they belong to, so that every halving tree is full even when a row has fewer
+    /// than sixteen groups or not a multiple of sixteen. Group f is group f mod G of its row: its activations are at
+    /// x + xOffsets[f mod G + i] for the i-th group of a run starting at f, and token t's activation scale at
+    /// xsRepeated[t · xsStride + f mod G + i] (the tables G + 16 long, repeating the row's G entries). Token t's terms
+    /// go to terms[t · termsStride + f] for f &lt; rows · G, so row r's terms are at + r · G. With more than one token
+    /// each group's int8 values are sign-extended once and multiply every token's activations while in registers; the
+    /// tokens' vectors of partial sums wait in <paramref name="scratch"/> (TTokens × 256 ints) for their halving trees.
     /// </summary>
-    public static void BlockTerms512(sbyte* w, float* ws, int rows, int groups, int groupSize, short* x, int* xOffsets, float* xsRepeated, float* terms)
+    public static void BlockTerms512<TTokens>(sbyte* w, float* ws, int rows, int groups, int groupSize, short* x, long n,
+        int* xOffsets, float* xsRepeated, int xsStride, float* terms, int termsStride, int* scratch)
+        where TTokens : struct, ITileCount
     {
         int total = rows * groups;
         for (int f0 = 0, g = 0; f0 < total; f0 += 16)
@@ -84,16 +93,59 @@ internal static unsafe class Q8Tiles
             int count = Math.Min(16, total - f0);
             sbyte* wf = w + (long)f0 * groupSize;
             int* xo = xOffsets + g;
-            var sums = Q8Ops512.SumEach(
-                Group(wf, x, xo, groupSize, 0, count), Group(wf, x, xo, groupSize, 1, count), Group(wf, x, xo, groupSize, 2, count),
-                Group(wf, x, xo, groupSize, 3, count), Group(wf, x, xo, groupSize, 4, count), Group(wf, x, xo, groupSize, 5, count),
-                Group(wf, x, xo, groupSize, 6, count), Group(wf, x, xo, groupSize, 7, count), Group(wf, x, xo, groupSize, 8, count),
-                Group(wf, x, xo, groupSize, 9, count), Group(wf, x, xo, groupSize, 10, count), Group(wf, x, xo, groupSize, 11, count),
-                Group(wf, x, xo, groupSize, 12, count), Group(wf, x, xo, groupSize, 13, count), Group(wf, x, xo, groupSize, 14, count),
-                Group(wf, x, xo, groupSize, 15, count));
-            Terms(Vector512.ConvertToSingle(sums), ws + f0, xsRepeated + g, terms + f0, count);
+            if (TTokens.Count == 1)
+            {
+                var sums = Q8Ops512.SumEach(
+                    Group(wf, x, xo, groupSize, 0, count), Group(wf, x, xo, groupSize, 1, count), Group(wf, x, xo, groupSize, 2, count),
+                    Group(wf, x, xo, groupSize, 3, count), Group(wf, x, xo, groupSize, 4, count), Group(wf, x, xo, groupSize, 5, count),
+                    Group(wf, x, xo, groupSize, 6, count), Group(wf, x, xo, groupSize, 7, count), Group(wf, x, xo, groupSize, 8, count),
+                    Group(wf, x, xo, groupSize, 9, count), Group(wf, x, xo, groupSize, 10, count), Group(wf, x, xo, groupSize, 11, count),
+                    Group(wf, x, xo, groupSize, 12, count), Group(wf, x, xo, groupSize, 13, count), Group(wf, x, xo, groupSize, 14, count),
+                    Group(wf, x, xo, groupSize, 15, count));
+                Terms(Vector512.ConvertToSingle(sums), ws + f0, xsRepeated + g, terms + f0, count);
+            }
+            else
+            {
+                // Lanes past count keep whatever scratch held: Terms ignores them.
+                for (int i = 0; i < count; i++) GroupTokens<TTokens>(wf + i * groupSize, x + xo[i], n, groupSize, scratch + 16 * i);
+                for (int t = 0; t < TTokens.Count; t++)
+                    Terms(Vector512.ConvertToSingle(Q8Ops512.SumEach(scratch + 256 * t)), ws + f0, xsRepeated + t * xsStride + g,
+                        terms + t * termsStride + f0, count);
+            }
             for (g += 16; g >= groups; g -= groups) { }
         }
+    }
+
+    /// <summary>
+    /// One group's int8 values (sign-extended once per vector) against TTokens tokens' activations (n apart): each token's
+    /// vector of partial integer sums to scratch + 256 · t.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void GroupTokens<TTokens>(sbyte* w, short* x, long n, int groupSize, int* scratch) where TTokens : struct, ITileCount
+    {
+        int tokens = TTokens.Count;
+        Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        short* x1 = x + n, x2 = x + 2 * n, x3 = x + 3 * n, x4 = x + 4 * n, x5 = x + 5 * n, x6 = x + 6 * n, x7 = x + 7 * n;
+        for (int k = 0; k < groupSize; k += 32)
+        {
+            var v = Q8Ops512.Widen(w + k);
+            a0 = Q8Ops512.MultiplyAddPairs(a0, v, Q8Ops512.Load(x + k));
+            if (tokens > 1) a1 = Q8Ops512.MultiplyAddPairs(a1, v, Q8Ops512.Load(x1 + k));
+            if (tokens > 2) a2 = Q8Ops512.MultiplyAddPairs(a2, v, Q8Ops512.Load(x2 + k));
+            if (tokens > 3) a3 = Q8Ops512.MultiplyAddPairs(a3, v, Q8Ops512.Load(x3 + k));
+            if (tokens > 4) a4 = Q8Ops512.MultiplyAddPairs(a4, v, Q8Ops512.Load(x4 + k));
+            if (tokens > 5) a5 = Q8Ops512.MultiplyAddPairs(a5, v, Q8Ops512.Load(x5 + k));
+            if (tokens > 6) a6 = Q8Ops512.MultiplyAddPairs(a6, v, Q8Ops512.Load(x6 + k));
+            if (tokens > 7) a7 = Q8Ops512.MultiplyAddPairs(a7, v, Q8Ops512.Load(x7 + k));
+        }
+        a0.Store(scratch);
+        if (tokens > 1) a1.Store(scratch + 256);
+        if (tokens > 2) a2.Store(scratch + 2 * 256);
+        if (tokens > 3) a3.Store(scratch + 3 * 256);
+        if (tokens > 4) a4.Store(scratch + 4 * 256);
+        if (tokens > 5) a5.Store(scratch + 5 * 256);
+        if (tokens > 6) a6.Store(scratch + 6 * 256);
+        if (tokens > 7) a7.Store(scratch + 7 * 256);
     }
 
     /// <summary>Group i of a run's vector of partial integer sums (512 bits), or zeros past the <paramref name="count"/> groups left.</summary>
