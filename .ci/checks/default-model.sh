@@ -35,7 +35,7 @@ dataset=$(tr -d ' \n' <"$work/data/dataset.json")
 check "pretokenize gives the documented dataset (1,036,383 training and 119,660 validation tokens)" \
   grep -q '"train":{"file":"train.bin","documents":27887,"tokens":1036383},"validation":{"file":"val.bin","documents":3215,"tokens":119660}' <<<"$dataset"
 
-# The greedy sample docs/training.md and README show, as the CLI writes it with no checkpoint named.
+# The greedy sample docs/training.md shows (README its start), as the CLI writes it with no checkpoint named.
 expected="And God said unto them, Ye are men of the children of Israel, and have not the children of Israel done to the \
 children of Israel, but to the children of Israel, and to the children of Israel, and to the children of Israel, and \
 have not hearkened unto the voice of the LORD, nor have done evil in the sight of the LORD."
