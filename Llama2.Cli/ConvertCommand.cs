@@ -101,7 +101,7 @@ public static class ConvertCommand
         catch (OperationCanceledException)
         {
             Console.Error.WriteLine("cancelled; nothing was written");
-            return 130;
+            return RunCommand.Cancelled;
         }
         catch (IOException e)
         {

@@ -40,7 +40,6 @@ public static class QuantizeCommand
             Console.Error.WriteLine($"error: the output would overwrite the input {input}; give another file name");
             return 1;
         }
-        var bar = ProgressBar.OnStandardError();
         try
         {
             int fitted;
@@ -51,7 +50,6 @@ public static class QuantizeCommand
                 // describe it: convert does both.
                 if (!source.Format.StartsWith("llama2.c", StringComparison.Ordinal))
                 {
-                    bar.Complete();
                     Console.Error.WriteLine($"error: {input} is a {source.Format} model, not a llama2.c checkpoint; " +
                         $"`convert {input} {output} --version 2` writes its int8 checkpoint and tokenizer.bin");
                     return 1;
@@ -59,28 +57,25 @@ public static class QuantizeCommand
                 fitted = GroupSizeOption.Fit(source.Config, groupSize);
                 inputBytes = source.FileBytes;
             }
-            var layout = CheckpointQuantizer.QuantizeFile(input, output, fitted,
-                bar.ForFraction($"quantizing {Path.GetFileName(input)} to {Path.GetFileName(output)}"), cancellationToken);
-            bar.Complete();
-            Console.Error.WriteLine($"wrote {output}: {layout.FileBytes} bytes, {((double)layout.FileBytes / inputBytes).ToString("0.00", CultureInfo.InvariantCulture)}× the input's size, " +
-                $"Q8_0, group size {layout.GroupSize}");
+            // The bar is completed before any of the messages below, however the quantizing ends.
+            var layout = ProgressBar.OnStandardError(bar => CheckpointQuantizer.QuantizeFile(input, output, fitted,
+                bar.ForFraction($"quantizing {Path.GetFileName(input)} to {Path.GetFileName(output)}"), cancellationToken));
+            string ratio = ((double)layout.FileBytes / inputBytes).ToString("0.00", CultureInfo.InvariantCulture);
+            Console.Error.WriteLine($"wrote {output}: {layout.FileBytes} bytes, {ratio}× the input's size, Q8_0, group size {layout.GroupSize}");
             return 0;
         }
         catch (CheckpointFormatException e)
         {
-            bar.Complete();
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            bar.Complete();
             Console.Error.WriteLine($"error: cannot write {output}: {e.Message}");
             return 1;
         }
         catch (OperationCanceledException)
         {
-            bar.Complete();
             Console.Error.WriteLine($"cancelled; {output} was not written");
             return RunCommand.Cancelled;
         }
